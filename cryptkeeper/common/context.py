@@ -1,0 +1,25 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Request context: who is asking, from the identity headers."""
+
+from oslo_context import context
+
+
+class RequestContext(context.RequestContext):
+    """The security context of a request, a job run or a command."""
+
+
+def get_admin_context(user_id='cryptkeeper'):
+    """A context for work the service does on its own behalf."""
+    return RequestContext(user_id=user_id, is_admin=True, roles=['admin'],
+                          overwrite=False)

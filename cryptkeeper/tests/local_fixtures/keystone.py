@@ -1,0 +1,583 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""A real Keystone, installed from PyPI and served by gunicorn, for tests.
+
+Keystone lives in its own virtualenv (cached between runs, default
+``~/.cache/cryptkeeper/keystone-venv``, or ``$CRYPTKEEPER_KEYSTONE_VENV``)
+because its pinned dependencies must not leak into cryptkeeper's. Each
+fixture gets a fresh SQLite database, fresh fernet keys and a free port on
+127.0.0.1, and sets up these personas:
+
+- ``admin``: admin on project ``admin`` and on the system (bootstrap);
+- ``member``: role ``member`` on project ``demo``;
+- ``service``: role ``service`` on project ``service`` (what
+  keystonemiddleware needs to validate tokens);
+- ``auditor``: role ``reader`` on the system (``system_scope:all``).
+
+A Keystone that cannot be installed or started is an error, never a silent
+skip. Only ``CRYPTKEEPER_ALLOW_SKIP_KEYSTONE=1`` outside CI turns it into a
+skip, for a developer working offline.
+"""
+
+import contextlib
+import dataclasses
+import fcntl
+import getpass
+import grp
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import fixtures
+from keystoneauth1 import exceptions as ks_exc
+from keystoneauth1.identity import v3
+from keystoneauth1 import session as ks_session
+import requests
+
+KEYSTONE_REQUIREMENT = 'keystone>=30,<31'
+GUNICORN_REQUIREMENT = 'gunicorn>=22'
+REGION = 'RegionOne'
+DOMAIN = 'Default'
+SERVICE_TYPE = 'cleanup'
+SERVICE_NAME = 'cryptkeeper'
+
+# Installing pulls ~200 MB from PyPI; a slow mirror can take minutes.
+INSTALL_TIMEOUT = 900
+# keystone-manage on SQLite finishes in seconds; this bounds a hang.
+MANAGE_TIMEOUT = 300
+START_TIMEOUT = 60
+STOP_TIMEOUT = 10
+LOG_TAIL_LINES = 60
+
+_READY_MARKER = '.cryptkeeper-ready'
+_WSGI_MODULE = 'ck_keystone_wsgi'
+
+
+class KeystoneFixtureError(Exception):
+    """Keystone could not be installed, set up or started."""
+
+
+@dataclasses.dataclass
+class Credentials:
+    """Who a persona is and the scope its tokens get by default."""
+
+    username: str
+    password: str
+    project_name: str | None = None
+    system_scope: str | None = None
+    user_domain_name: str = DOMAIN
+    project_domain_name: str = DOMAIN
+    user_id: str | None = None
+    project_id: str | None = None
+
+
+def default_venv_path():
+    """Where the cached Keystone virtualenv lives."""
+    path = os.environ.get('CRYPTKEEPER_KEYSTONE_VENV')
+    if path:
+        return os.path.abspath(os.path.expanduser(path))
+    return os.path.join(os.path.expanduser('~'), '.cache', 'cryptkeeper',
+                        'keystone-venv')
+
+
+def skip_allowed():
+    """Whether a missing Keystone may be a skip rather than a failure."""
+    if os.environ.get('CI'):
+        return False
+    return os.environ.get('CRYPTKEEPER_ALLOW_SKIP_KEYSTONE') == '1'
+
+
+def free_port(host='127.0.0.1'):
+    """A TCP port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def log_tail(path, lines=LOG_TAIL_LINES):
+    """The last lines of a log file, for error messages."""
+    try:
+        with open(path, errors='replace') as f:
+            return ''.join(f.readlines()[-lines:])
+    except OSError as exc:
+        return '(no log at %s: %s)' % (path, exc)
+
+
+def _clean_env(**extra):
+    # Keystone's virtualenv must see only its own packages, whatever the
+    # test runner's environment points at.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ('PYTHONPATH', 'PYTHONHOME', 'VIRTUAL_ENV')}
+    env.update(extra)
+    return env
+
+
+def _run_logged(cmd, log_path, timeout, what, env=None, cwd=None):
+    with open(log_path, 'ab') as log:
+        log.write(('\n$ %s\n' % ' '.join(cmd)).encode())
+        log.flush()
+        try:
+            proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL, timeout=timeout,
+                                  env=env or _clean_env(), cwd=cwd,
+                                  check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise KeystoneFixtureError(
+                '%s failed: %s\n--- %s (tail) ---\n%s'
+                % (what, exc, log_path, log_tail(log_path))) from exc
+    if proc.returncode != 0:
+        raise KeystoneFixtureError(
+            '%s exited %d\n--- %s (tail) ---\n%s'
+            % (what, proc.returncode, log_path, log_tail(log_path)))
+
+
+@contextlib.contextmanager
+def _file_lock(path):
+    # Several stestr workers may start a Keystone at once; only one of them
+    # may build the shared virtualenv.
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'a') as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _venv_usable(venv):
+    marker = os.path.join(venv, _READY_MARKER)
+    try:
+        with open(marker) as f:
+            if f.read().strip() != _requirements_key():
+                return False
+    except OSError:
+        return False
+    python = os.path.join(venv, 'bin', 'python')
+    try:
+        proc = subprocess.run(
+            [python, '-c', 'import gunicorn, keystone.server.wsgi'],
+            capture_output=True, timeout=120, env=_clean_env(), check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return proc.returncode == 0
+
+
+def _requirements_key():
+    return '%s %s' % (KEYSTONE_REQUIREMENT, GUNICORN_REQUIREMENT)
+
+
+def ensure_venv(venv=None):
+    """Return a virtualenv with Keystone and gunicorn, installing if needed.
+
+    The ready marker is written last, so a half-finished install (killed
+    runner, network error) is thrown away and redone by the next caller.
+    """
+    venv = venv or default_venv_path()
+    with _file_lock(venv + '.lock'):
+        if _venv_usable(venv):
+            return venv
+        log_path = venv + '.install.log'
+        with open(log_path, 'w'):
+            pass
+        shutil.rmtree(venv, ignore_errors=True)
+        _run_logged([sys.executable, '-m', 'venv', venv], log_path,
+                    INSTALL_TIMEOUT, 'creating the Keystone virtualenv')
+        _run_logged([os.path.join(venv, 'bin', 'python'), '-m', 'pip',
+                     'install', '--disable-pip-version-check',
+                     KEYSTONE_REQUIREMENT, GUNICORN_REQUIREMENT],
+                    log_path, INSTALL_TIMEOUT,
+                    'installing Keystone from PyPI into %s' % venv)
+        with open(os.path.join(venv, _READY_MARKER), 'w') as f:
+            f.write(_requirements_key() + '\n')
+        if not _venv_usable(venv):
+            raise KeystoneFixtureError(
+                'Keystone installed into %s but does not import\n'
+                '--- %s (tail) ---\n%s' % (venv, log_path,
+                                           log_tail(log_path)))
+        return venv
+
+
+class KeystoneFixture(fixtures.Fixture):
+    """Run a fresh Keystone on 127.0.0.1 for the duration of the fixture.
+
+    After setUp: ``auth_url`` (``http://127.0.0.1:PORT/v3``), ``admin``,
+    ``member``, ``service`` and ``auditor`` (:class:`Credentials`),
+    ``token_for()``, ``session_for()``, ``keystone_authtoken_options()``,
+    ``register_endpoint()``.
+    """
+
+    def __init__(self, venv=None, host='127.0.0.1'):
+        super().__init__()
+        self.venv = venv
+        self.host = host
+        self.process = None
+        self.port = None
+        self.base_url = None
+        self.auth_url = None
+        self.log_path = None
+        self.timings = {}
+
+    def _setUp(self):
+        try:
+            self._start()
+        except KeystoneFixtureError as exc:
+            if skip_allowed():
+                raise unittest.SkipTest(
+                    'Keystone unavailable and CRYPTKEEPER_ALLOW_SKIP_KEYSTONE'
+                    '=1: %s' % exc) from exc
+            raise
+
+    # -- start -------------------------------------------------------------
+
+    def _start(self):
+        t0 = time.monotonic()
+        self.venv = ensure_venv(self.venv)
+        self.timings['install'] = time.monotonic() - t0
+
+        self.workdir = tempfile.mkdtemp(prefix='cryptkeeper-keystone-')
+        self.addCleanup(shutil.rmtree, self.workdir, ignore_errors=True)
+        self.log_path = os.path.join(self.workdir, 'keystone.log')
+        self.port = free_port(self.host)
+        self.base_url = 'http://%s:%d' % (self.host, self.port)
+        self.auth_url = self.base_url + '/v3'
+        self.config_file = self._write_config()
+
+        t0 = time.monotonic()
+        self.admin = Credentials('admin', secrets.token_urlsafe(16),
+                                 project_name='admin')
+        self._bootstrap()
+        self.timings['bootstrap'] = time.monotonic() - t0
+
+        t0 = time.monotonic()
+        self._serve()
+        self.timings['serve'] = time.monotonic() - t0
+
+        t0 = time.monotonic()
+        self._admin_session = self.session_for(self.admin)
+        self._create_personas()
+        self.timings['personas'] = time.monotonic() - t0
+
+    def _write_config(self):
+        d = self.workdir
+        for sub in ('fernet-keys', 'credential-keys'):
+            os.makedirs(os.path.join(d, sub), mode=0o700)
+        # bcrypt's minimum cost: the default (12) makes every token issue
+        # cost ~300 ms. It must be set before bootstrap hashes the admin
+        # password. The in-memory cache makes token validation cheap; it is
+        # per process, hence a single gunicorn worker.
+        config = (
+            '[DEFAULT]\n'
+            'debug = false\n'
+            '[database]\n'
+            'connection = sqlite:///%(d)s/keystone.sqlite\n'
+            '[token]\n'
+            'provider = fernet\n'
+            '[fernet_tokens]\n'
+            'key_repository = %(d)s/fernet-keys\n'
+            '[fernet_receipts]\n'
+            'key_repository = %(d)s/fernet-keys\n'
+            '[credential]\n'
+            'key_repository = %(d)s/credential-keys\n'
+            '[cache]\n'
+            'enabled = true\n'
+            'backend = dogpile.cache.memory\n'
+            '[identity]\n'
+            'password_hash_rounds = 4\n'
+        ) % {'d': d}
+        path = os.path.join(d, 'keystone.conf')
+        with open(path, 'w') as f:
+            f.write(config)
+        return path
+
+    def _manage(self, *args):
+        cmd = [os.path.join(self.venv, 'bin', 'keystone-manage'),
+               '--config-file', self.config_file] + list(args)
+        _run_logged(cmd, self.log_path, MANAGE_TIMEOUT,
+                    'keystone-manage %s' % args[0], cwd=self.workdir)
+
+    def _bootstrap(self):
+        user = getpass.getuser()
+        group = grp.getgrgid(os.getgid()).gr_name
+        owner = ['--keystone-user', user, '--keystone-group', group]
+        self._manage('db_sync')
+        self._manage('fernet_setup', *owner)
+        self._manage('credential_setup', *owner)
+        self._manage('bootstrap',
+                     '--bootstrap-username', self.admin.username,
+                     '--bootstrap-password', self.admin.password,
+                     '--bootstrap-project-name', self.admin.project_name,
+                     '--bootstrap-role-name', 'admin',
+                     '--bootstrap-service-name', 'keystone',
+                     '--bootstrap-region-id', REGION,
+                     '--bootstrap-admin-url', self.auth_url,
+                     '--bootstrap-public-url', self.auth_url,
+                     '--bootstrap-internal-url', self.auth_url)
+
+    def _gunicorn_options(self, gunicorn):
+        opts = []
+        try:
+            out = subprocess.run([gunicorn, '--help'], capture_output=True,
+                                 text=True, timeout=60, env=_clean_env(),
+                                 check=False).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            out = ''
+        # gunicorn >= 25 otherwise writes a control socket under ~/.gunicorn.
+        if '--no-control-socket' in out:
+            opts.append('--no-control-socket')
+        return opts
+
+    def _serve(self):
+        here = os.path.dirname(os.path.abspath(__file__))
+        # A copy beside keystone.conf, not the package directory on the
+        # path: this package's keystone.py would shadow the real keystone.
+        shutil.copy(os.path.join(here, 'keystone_wsgi.py'),
+                    os.path.join(self.workdir, _WSGI_MODULE + '.py'))
+        gunicorn = os.path.join(self.venv, 'bin', 'gunicorn')
+        cmd = [gunicorn,
+               '--bind', '%s:%d' % (self.host, self.port),
+               '--workers', '1',
+               '--timeout', '120',
+               '--graceful-timeout', '5',
+               '--chdir', self.workdir,
+               '--pythonpath', self.workdir,
+               '--access-logfile', '-',
+               ] + self._gunicorn_options(gunicorn) + [
+               '%s:application' % _WSGI_MODULE]
+        env = _clean_env(OS_KEYSTONE_CONFIG_FILES=self.config_file)
+        with open(self.log_path, 'ab') as log:
+            log.write(('\n$ %s\n' % ' '.join(cmd)).encode())
+            log.flush()
+            # A session of its own, so cleanup can kill the arbiter and its
+            # worker together.
+            self.process = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, env=env, cwd=self.workdir,
+                start_new_session=True)
+        self.addCleanup(self._stop)
+        self._wait_ready()
+
+    def _wait_ready(self):
+        deadline = time.monotonic() + START_TIMEOUT
+        last = None
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise KeystoneFixtureError(
+                    'gunicorn serving Keystone exited %s before answering\n'
+                    '--- %s (tail) ---\n%s'
+                    % (self.process.returncode, self.log_path,
+                       log_tail(self.log_path)))
+            try:
+                resp = requests.get(self.auth_url, timeout=5)
+                if resp.status_code == 200:
+                    return
+                last = 'HTTP %d' % resp.status_code
+            except requests.RequestException as exc:
+                last = str(exc)
+            time.sleep(0.2)
+        raise KeystoneFixtureError(
+            'Keystone did not answer on %s within %d s (last: %s)\n'
+            '--- %s (tail) ---\n%s'
+            % (self.auth_url, START_TIMEOUT, last, self.log_path,
+               log_tail(self.log_path)))
+
+    def _stop(self):
+        proc = self.process
+        if proc is None or proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=STOP_TIMEOUT)
+        # The worker may outlive an arbiter that died first.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+    # -- identity setup ----------------------------------------------------
+
+    def _call(self, method, path, body=None):
+        try:
+            resp = self._admin_session.request(
+                self.auth_url + path, method, json=body)
+        except ks_exc.ClientException as exc:
+            raise KeystoneFixtureError(
+                '%s %s failed: %s\n--- %s (tail) ---\n%s'
+                % (method, path, exc, self.log_path,
+                   log_tail(self.log_path))) from exc
+        return resp.json() if resp.content else None
+
+    def _role_id(self, name):
+        roles = self._call('GET', '/roles?name=%s' % name)['roles']
+        if not roles:
+            raise KeystoneFixtureError('Keystone has no role %r' % name)
+        return roles[0]['id']
+
+    def _create_project(self, name):
+        return self._call('POST', '/projects', {'project': {
+            'name': name, 'domain_id': 'default',
+            'description': 'cryptkeeper test project'}})['project']['id']
+
+    def _create_user(self, creds, project_id=None):
+        user = {'name': creds.username, 'password': creds.password,
+                'domain_id': 'default', 'enabled': True}
+        if project_id:
+            user['default_project_id'] = project_id
+        creds.user_id = self._call('POST', '/users',
+                                   {'user': user})['user']['id']
+        creds.project_id = project_id
+
+    def _create_personas(self):
+        self.admin.user_id = self._admin_session.get_user_id()
+        self.admin.project_id = self._admin_session.get_project_id()
+
+        demo = self._create_project('demo')
+        service_project = self._create_project('service')
+        member_role = self._role_id('member')
+        service_role = self._role_id('service')
+        reader_role = self._role_id('reader')
+
+        self.member = Credentials('member', secrets.token_urlsafe(16),
+                                  project_name='demo')
+        self._create_user(self.member, demo)
+        self._call('PUT', '/projects/%s/users/%s/roles/%s'
+                   % (demo, self.member.user_id, member_role))
+
+        self.service = Credentials('service', secrets.token_urlsafe(16),
+                                   project_name='service')
+        self._create_user(self.service, service_project)
+        self._call('PUT', '/projects/%s/users/%s/roles/%s'
+                   % (service_project, self.service.user_id, service_role))
+
+        self.auditor = Credentials('auditor', secrets.token_urlsafe(16),
+                                   system_scope='all')
+        self._create_user(self.auditor)
+        self._call('PUT', '/system/users/%s/roles/%s'
+                   % (self.auditor.user_id, reader_role))
+
+    def register_endpoint(self, url, interfaces=('public', 'internal',
+                                                 'admin')):
+        """Put cryptkeeper (service type ``cleanup``) at ``url`` in the
+        catalog. Returns the service id."""
+        services = self._call('GET', '/services?type=%s'
+                              % SERVICE_TYPE)['services']
+        if services:
+            service_id = services[0]['id']
+        else:
+            service_id = self._call('POST', '/services', {'service': {
+                'type': SERVICE_TYPE, 'name': SERVICE_NAME,
+                'enabled': True,
+                'description': 'OpenStack cleanup service'}})['service']['id']
+        for interface in interfaces:
+            self._call('POST', '/endpoints', {'endpoint': {
+                'service_id': service_id, 'interface': interface,
+                'url': url, 'region_id': REGION, 'enabled': True}})
+        return service_id
+
+    # -- what tests use ----------------------------------------------------
+
+    def credentials(self, user):
+        """The :class:`Credentials` of a persona name, or ``user`` itself."""
+        if isinstance(user, Credentials):
+            return user
+        try:
+            return {'admin': self.admin, 'member': self.member,
+                    'service': self.service, 'auditor': self.auditor}[user]
+        except KeyError:
+            raise ValueError('unknown persona %r' % (user,)) from None
+
+    def auth_for(self, user, project=None, system=False):
+        """A keystoneauth1 v3 password plugin for a persona.
+
+        Scope: the system if ``system``, else ``project`` (a name) if given,
+        else the persona's own default scope.
+        """
+        creds = self.credentials(user)
+        kwargs = {'auth_url': self.auth_url, 'username': creds.username,
+                  'password': creds.password,
+                  'user_domain_name': creds.user_domain_name}
+        if system:
+            kwargs['system_scope'] = 'all'
+        elif project:
+            kwargs['project_name'] = project
+            kwargs['project_domain_name'] = creds.project_domain_name
+        elif creds.system_scope:
+            kwargs['system_scope'] = creds.system_scope
+        elif creds.project_name:
+            kwargs['project_name'] = creds.project_name
+            kwargs['project_domain_name'] = creds.project_domain_name
+        return v3.Password(**kwargs)
+
+    def session_for(self, user, project=None, system=False):
+        """A keystoneauth1 session authenticated as a persona."""
+        return ks_session.Session(
+            auth=self.auth_for(user, project=project, system=system))
+
+    def token_for(self, user, project=None, system=False):
+        """A fresh token (string) for a persona; see :meth:`auth_for`."""
+        return self.session_for(user, project=project,
+                                system=system).get_token()
+
+    def keystone_authtoken_options(self):
+        """Options for cryptkeeper's ``[keystone_authtoken]`` group."""
+        return {
+            'www_authenticate_uri': self.auth_url,
+            'auth_url': self.auth_url,
+            'auth_type': 'password',
+            'username': self.service.username,
+            'password': self.service.password,
+            'project_name': self.service.project_name,
+            'user_domain_name': self.service.user_domain_name,
+            'project_domain_name': self.service.project_domain_name,
+            'region_name': REGION,
+        }
+
+    def os_environ(self, user, project=None, system=False):
+        """``OS_*`` variables that authenticate a CLI as a persona."""
+        creds = self.credentials(user)
+        env = {'OS_AUTH_URL': self.auth_url, 'OS_AUTH_TYPE': 'password',
+               'OS_IDENTITY_API_VERSION': '3',
+               'OS_REGION_NAME': REGION,
+               'OS_USERNAME': creds.username,
+               'OS_PASSWORD': creds.password,
+               'OS_USER_DOMAIN_NAME': creds.user_domain_name}
+        if system or (not project and creds.system_scope):
+            env['OS_SYSTEM_SCOPE'] = 'all'
+        else:
+            env['OS_PROJECT_NAME'] = project or creds.project_name
+            env['OS_PROJECT_DOMAIN_NAME'] = creds.project_domain_name
+        return env
+
+
+def start_outside_test(fixture):
+    """Set up ``fixture`` from setUpClass and friends.
+
+    Outside a test's useFixture, fixtures wraps a setup error (or a skip) in
+    MultipleExceptions; re-raise the original so unittest reports it as what
+    it is.
+    """
+    try:
+        fixture.setUp()
+    except fixtures.MultipleExceptions as exc:
+        first = exc.args[0]
+        raise first[1].with_traceback(first[2]) from None
+    return fixture
