@@ -57,16 +57,19 @@ def prepare_engine(engine):
 
     @event.listens_for(engine, 'connect')
     def _connect(dbapi_conn, record):
-        dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         cursor.execute('PRAGMA busy_timeout = 30000')
         if engine.url.database not in (None, '', ':memory:'):
             cursor.execute('PRAGMA journal_mode = WAL')
         cursor.close()
 
-    @event.listens_for(engine, 'begin')
+    # oslo.db emits a plain BEGIN on SQLite unless a transaction is
+    # already marked as begun; this runs first and takes its place.
+    @event.listens_for(engine, 'begin', insert=True)
     def _begin(conn):
-        conn.exec_driver_sql('BEGIN IMMEDIATE')
+        if 'in_transaction' not in conn.info:
+            conn.exec_driver_sql('BEGIN IMMEDIATE')
+            conn.info['in_transaction'] = True
 
     # Connections made before the listeners existed lack the settings.
     engine.dispose()
