@@ -22,6 +22,7 @@ _BACKEND_MAPPING = {'sqlalchemy': 'cryptkeeper.db.sqlalchemy.api'}
 IMPL = db_api.DBAPI.from_config(conf.CONF, backend_mapping=_BACKEND_MAPPING,
                                 lazy=True)
 
+JOB_TYPES = ('census',)
 JOB_STATES = ('pending', 'running', 'succeeded', 'failed', 'cancelled')
 TERMINAL_STATES = ('succeeded', 'failed', 'cancelled')
 JOB_SORT_KEYS = ('created_at', 'updated_at', 'state', 'type', 'target')

@@ -71,8 +71,10 @@ def prepare_engine(engine):
             conn.exec_driver_sql('BEGIN IMMEDIATE')
             conn.info['in_transaction'] = True
 
-    # Connections made before the listeners existed lack the settings.
-    engine.dispose()
+    # Connections made before the listeners existed lack the pragmas;
+    # an in-memory database would vanish with its connection, so keep it.
+    if engine.url.database not in (None, '', ':memory:'):
+        engine.dispose()
     return engine
 
 

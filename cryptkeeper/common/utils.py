@@ -1,0 +1,29 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Small helpers shared by the API and the workers."""
+
+from sqlalchemy.engine import url as sa_url
+
+
+def redact_url(url):
+    """Return a database URL with its password masked.
+
+    Anything that does not parse is withheld whole rather than shown,
+    since a malformed URL may still carry a secret.
+    """
+    if not url:
+        return None
+    try:
+        return sa_url.make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return '<unparsable URL withheld>'
