@@ -25,3 +25,7 @@ def version():
 
 def stamp(revision):
     return _impl.stamp(revision)
+
+
+def head():
+    return _impl.head()

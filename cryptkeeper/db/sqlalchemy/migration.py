@@ -17,6 +17,7 @@ import os
 import alembic
 from alembic import config as alembic_config
 from alembic import migration as alembic_migration
+from alembic import script as alembic_script
 
 from cryptkeeper.db.sqlalchemy import api as sqla_api
 
@@ -50,3 +51,9 @@ def stamp(revision, engine=None):
     """Record ``revision`` as current without running migrations."""
     with _engine(engine).begin() as connection:
         alembic.command.stamp(_config(connection), revision)
+
+
+def head():
+    """Return the newest revision the code knows."""
+    return alembic_script.ScriptDirectory.from_config(
+        alembic_config.Config(_INI)).get_current_head()
