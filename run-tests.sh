@@ -1,6 +1,7 @@
 #!/bin/bash
-# Run cryptkeeper's tests through tox: the unit tests by default, or the
-# tox environments given (e.g. ./run-tests.sh pep8,functional).
+# Run cryptkeeper's tests through tox: the unit tests of the service and
+# of its client by default, or the tox environments given
+# (e.g. ./run-tests.sh pep8,functional).
 # Installs tox into .tox/bootstrap when it is not on PATH, so a fresh
 # machine needs only Python 3 and pip.
 set -euo pipefail
@@ -17,4 +18,4 @@ else
     TOX=.tox/bootstrap/bin/tox
 fi
 
-exec "$TOX" -e "${1:-py3}" "${@:2}"
+exec "$TOX" -e "${1:-py3,client}" "${@:2}"

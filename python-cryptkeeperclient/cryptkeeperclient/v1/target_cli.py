@@ -1,0 +1,67 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Commands for targets: cryptkeeper target list|show|census."""
+
+from cliff import lister
+from cliff import show
+
+from cryptkeeperclient.v1 import display
+
+SHOW_FIELDS = ('name', 'profile', 'connection', 'api_target', 'reachable',
+               'checked_at', 'error')
+LIST_FIELDS = ('name', 'profile', 'reachable', 'checked_at')
+LONG_FIELDS = LIST_FIELDS + ('connection', 'api_target', 'error')
+CENSUS_FIELDS = ('job_id', 'finished_at', 'tables')
+
+
+class ListTarget(lister.Lister):
+    """List the targets defined in the service's configuration."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('--long', action='store_true',
+                            help='Show more columns')
+        return parser
+
+    def take_action(self, parsed_args):
+        client = self.app.client_manager.cleanup
+        fields = LONG_FIELDS if parsed_args.long else LIST_FIELDS
+        return display.rows(client.targets.list(), fields)
+
+
+class ShowTarget(show.ShowOne):
+    """Show a target: profile, redacted connection, reachability."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('name', metavar='<name>', help='Target name')
+        return parser
+
+    def take_action(self, parsed_args):
+        client = self.app.client_manager.cleanup
+        return display.show(client.targets.get(parsed_args.name),
+                            SHOW_FIELDS)
+
+
+class ShowTargetCensus(show.ShowOne):
+    """Show the latest successful census of a target."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('name', metavar='<name>', help='Target name')
+        return parser
+
+    def take_action(self, parsed_args):
+        client = self.app.client_manager.cleanup
+        return display.show(client.targets.census(parsed_args.name),
+                            CENSUS_FIELDS)
