@@ -65,11 +65,19 @@ def prepare_engine(engine):
 
     # oslo.db emits a plain BEGIN on SQLite unless a transaction is
     # already marked as begun; this runs first and takes its place.
-    @event.listens_for(engine, 'begin', insert=True)
     def _begin(conn):
         if 'in_transaction' not in conn.info:
             conn.exec_driver_sql('BEGIN IMMEDIATE')
             conn.info['in_transaction'] = True
+
+    # SQLAlchemy ignores insert=True for an engine's own listeners, so
+    # put ours ahead of oslo.db's by re-adding theirs after it.
+    others = list(engine.dispatch.begin)
+    for listener in others:
+        event.remove(engine, 'begin', listener)
+    event.listen(engine, 'begin', _begin)
+    for listener in others:
+        event.listen(engine, 'begin', listener)
 
     # Connections made before the listeners existed lack the pragmas;
     # an in-memory database would vanish with its connection, so keep it.

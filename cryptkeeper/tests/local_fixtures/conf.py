@@ -16,6 +16,7 @@ import fixtures
 from oslo_config import fixture as config_fixture
 
 from cryptkeeper import conf
+from cryptkeeper.conf import database
 from cryptkeeper.conf import targets
 
 CONF = conf.CONF
@@ -28,6 +29,9 @@ class ConfFixture(fixtures.Fixture):
         self.state_path = self.useFixture(fixtures.TempDir()).path
         self.config = self.useFixture(config_fixture.Config(CONF))
         CONF([], project='cryptkeeper', default_config_files=[])
+        # CONF.reset() at the end of every test drops set_default()s,
+        # among them oslo.db's default connection; put it back.
+        database.register_opts(CONF)
         self.config.config(state_path=self.state_path)
         self.config.config(auth_strategy='noauth', group='api')
 

@@ -14,6 +14,11 @@
 
 import os
 
+from oslo_db.sqlalchemy import engines
+
+import fixtures
+from oslo_db.sqlalchemy import enginefacade
+
 from cryptkeeper.audit import records
 from cryptkeeper.cmd import manage
 from cryptkeeper import conf
@@ -30,10 +35,20 @@ class ManageTestCase(base.TestCase):
         path = os.path.join(self.conf_fixture.state_path, 'ck.sqlite')
         self.config_file = os.path.join(self.conf_fixture.state_path,
                                         'ck.conf')
+        url = 'sqlite:///' + path
         with open(self.config_file, 'w') as f:
-            f.write('[database]\nconnection = sqlite:///%s\n' % path)
+            f.write('[database]\nconnection = %s\n' % url)
+        # The process-wide transaction factory starts once, with whatever
+        # connection an earlier test configured; hand it this test's file.
+        engine = sqla_api.prepare_engine(engines.create_engine(url))
+        self.addCleanup(engine.dispose)
+        self.addCleanup(sqla_api.main_context.patch_engine(engine))
         self.addCleanup(conf.CONF.unregister_opt, manage.command_opt)
         self.addCleanup(conf.CONF.reset)
+        # A fresh transaction context, configured from this test's file:
+        # the global one may already be started by an earlier test.
+        self.useFixture(fixtures.MockPatchObject(
+            sqla_api, 'main_context', enginefacade.transaction_context()))
 
     def _manage(self, *args):
         conf.CONF.reset()

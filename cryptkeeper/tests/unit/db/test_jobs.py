@@ -129,3 +129,25 @@ class JobsTestCase(base.DbTestCase):
                               records.entry(None, 'job.finish'))
         self.assertEqual(job.uuid,
                          self.dbapi.latest_job('demo', 'census').uuid)
+
+
+class SQLiteEngineTestCase(base.TestCase):
+
+    def test_transactions_begin_immediate(self):
+        # Deferred transactions that read then write fail at once under
+        # a concurrent writer; every transaction must take the lock first.
+        import os
+
+        from oslo_db.sqlalchemy import engines
+        from sqlalchemy import event
+
+        url = 'sqlite:///' + os.path.join(self.conf_fixture.state_path,
+                                          'x.sqlite')
+        engine = sqla_api.prepare_engine(engines.create_engine(url))
+        self.addCleanup(engine.dispose)
+        seen = []
+        event.listen(engine, 'before_cursor_execute',
+                     lambda conn, cur, stmt, *a: seen.append(stmt))
+        with engine.begin() as conn:
+            conn.exec_driver_sql('SELECT 1')
+        self.assertEqual(['BEGIN IMMEDIATE', 'SELECT 1'], seen[:2])
