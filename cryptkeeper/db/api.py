@@ -107,7 +107,7 @@ class Connection(metaclass=abc.ABCMeta):
 
     @abc.abstractmethod
     def list_audit(self, filters=None, limit=None, marker=None,
-                   sort_dir='asc'):
+                   sort_key='id', sort_dir='asc'):
         """Return a page of audit records in chain order.
 
         :param filters: action, resource_type, resource_id, user_id,
