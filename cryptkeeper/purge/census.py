@@ -162,6 +162,9 @@ def census(engine, target=None, profile='generic', statement_timeout=None,
                 on_table(len(names), len(names), None)
         finally:
             conn.rollback()
+            # The read-only guards are session state (query_only, the
+            # statement time limit); never hand them back to the pool.
+            conn.invalidate()
     return {
         'target': target,
         'profile': profile,

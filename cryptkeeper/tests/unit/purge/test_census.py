@@ -146,3 +146,23 @@ class TestCensus(base.TestCase):
         result = census.census(engine, now=target_schema.NOW)
         self.assertEqual([], result['tables'])
         self.assertEqual(0, result['totals']['rows'])
+
+
+class CensusLeavesPoolCleanTestCase(base.TestCase):
+
+    def test_engine_still_writable_after_census(self):
+        # The read-only guard is connection state; a census must not
+        # leave a pooled connection that refuses the owner's writes.
+        path = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                            't.sqlite')
+        engine = sa.create_engine('sqlite:///' + path,
+                                  poolclass=sa.pool.QueuePool)
+        self.addCleanup(engine.dispose)
+        with engine.begin() as conn:
+            conn.exec_driver_sql('CREATE TABLE t (id INTEGER, deleted '
+                                 'INTEGER, deleted_at DATETIME)')
+        census.census(engine)
+        with engine.begin() as conn:
+            conn.exec_driver_sql('INSERT INTO t VALUES (1, 0, NULL)')
+            self.assertEqual(1, conn.exec_driver_sql(
+                'SELECT COUNT(*) FROM t').scalar())

@@ -1,0 +1,374 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Real Nova cell and API schemas, built by nova-manage from PyPI, for tests.
+
+Nova lives in its own virtualenv (cached between runs, default
+``~/.cache/cryptkeeper/nova-venv``, or ``$CRYPTKEEPER_NOVA_VENV``) because
+its pinned dependencies must not leak into cryptkeeper's. The schemas come
+from Nova's own migrations (``nova-manage api_db sync`` and ``db sync``):
+the models' ``create_all`` lacks the shadow tables and half the cell tables,
+so it is no substitute.
+
+A Nova that cannot be installed, or a sync that fails, is an error, never a
+silent skip. Only ``CRYPTKEEPER_ALLOW_SKIP_NOVA=1`` outside CI turns it into
+a skip, for a developer working offline.
+"""
+
+import contextlib
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import uuid
+
+import fixtures
+from oslo_db import exception as db_exc
+from oslo_db.sqlalchemy import provision
+import sqlalchemy as sa
+
+NOVA_REQUIREMENTS = ('nova>=34,<35', 'PyMySQL', 'psycopg2-binary')
+
+# Installing pulls ~400 MB from PyPI; a slow mirror can take minutes.
+INSTALL_TIMEOUT = 900
+# A sync takes seconds; this only bounds a hang (a lock held elsewhere).
+MANAGE_TIMEOUT = 600
+LOG_TAIL_LINES = 60
+
+BACKENDS = ('sqlite', 'mysql', 'postgresql')
+
+_READY_MARKER = '.cryptkeeper-ready'
+
+# Virtualenvs this process has already checked: importing Nova to answer
+# --version costs seconds, and a test run builds many schemas.
+_VERIFIED = {}
+
+
+class NovaFixtureError(Exception):
+    """Nova could not be installed, or nova-manage failed."""
+
+
+def default_venv_path():
+    """Where the cached Nova virtualenv lives."""
+    path = os.environ.get('CRYPTKEEPER_NOVA_VENV')
+    if path:
+        return os.path.abspath(os.path.expanduser(path))
+    return os.path.join(os.path.expanduser('~'), '.cache', 'cryptkeeper',
+                        'nova-venv')
+
+
+def skip_allowed():
+    """Whether a missing Nova may be a skip rather than a failure."""
+    if os.environ.get('CI'):
+        return False
+    return os.environ.get('CRYPTKEEPER_ALLOW_SKIP_NOVA') == '1'
+
+
+def backends_required():
+    """Whether a missing MariaDB/PostgreSQL server must fail the test."""
+    return bool(os.environ.get('CI') or
+                os.environ.get('CRYPTKEEPER_REQUIRE_BACKENDS'))
+
+
+def log_tail(text, lines=LOG_TAIL_LINES):
+    """The last lines of a command's output, for error messages."""
+    return '\n'.join(text.splitlines()[-lines:])
+
+
+def _clean_env(**extra):
+    # Nova's virtualenv must see only its own packages, whatever the test
+    # runner's environment points at.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ('PYTHONPATH', 'PYTHONHOME', 'VIRTUAL_ENV')}
+    env.update(extra)
+    return env
+
+
+def _run(cmd, what, timeout, log_path=None, cwd=None, ok_codes=(0,)):
+    """Run a command; return ``(returncode, output)``.
+
+    A return code outside ``ok_codes`` raises with the output's tail.
+    """
+    try:
+        proc = subprocess.run(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, env=_clean_env(), cwd=cwd,
+            timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        out = (exc.stdout or b'').decode(errors='replace')
+        raise NovaFixtureError(
+            f'{what} did not finish within {timeout} s\n'
+            f'--- output (tail) ---\n{log_tail(out)}') from exc
+    except OSError as exc:
+        raise NovaFixtureError(f'{what} failed: {exc}') from exc
+    out = proc.stdout.decode(errors='replace')
+    if log_path:
+        with open(log_path, 'a') as log:
+            log.write('\n$ {} (rc {})\n{}'.format(' '.join(cmd),
+                                                  proc.returncode, out))
+    if proc.returncode not in ok_codes:
+        raise NovaFixtureError(
+            f'{what} exited {proc.returncode}\n'
+            f'--- output (tail) ---\n{log_tail(out)}')
+    return proc.returncode, out
+
+
+@contextlib.contextmanager
+def _file_lock(path):
+    # Several stestr workers may need Nova at once; only one of them may
+    # build the shared virtualenv.
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'a') as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _requirements_key():
+    return ' '.join(NOVA_REQUIREMENTS)
+
+
+def nova_version(venv):
+    """``nova-manage --version`` of a virtualenv, or None if it fails."""
+    try:
+        proc = subprocess.run(
+            [os.path.join(venv, 'bin', 'nova-manage'), '--version'],
+            capture_output=True, timeout=120, env=_clean_env(), check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if proc.returncode != 0:
+        return None
+    # oslo.config prints the version on stdout or stderr depending on the
+    # argparse in use.
+    return (proc.stdout or proc.stderr).decode(errors='replace').strip()
+
+
+def _usable_version(venv):
+    """The Nova version of a finished virtualenv, else None."""
+    # The marker is written last, so a half-finished install (killed
+    # runner, network error) never counts as usable.
+    try:
+        with open(os.path.join(venv, _READY_MARKER)) as f:
+            if f.read().strip() != _requirements_key():
+                return None
+    except OSError:
+        return None
+    return nova_version(venv)
+
+
+def ensure_venv(venv=None):
+    """Return ``(venv, installed)``: a virtualenv with Nova in it.
+
+    ``installed`` says whether this call had to install it.
+    """
+    venv = venv or default_venv_path()
+    if venv in _VERIFIED:
+        return venv, False
+    with _file_lock(venv + '.lock'):
+        version = _usable_version(venv)
+        if version is not None:
+            _VERIFIED[venv] = version
+            return venv, False
+        log_path = venv + '.install.log'
+        with open(log_path, 'w'):
+            pass
+        shutil.rmtree(venv, ignore_errors=True)
+        _run([sys.executable, '-m', 'venv', venv],
+             'creating the Nova virtualenv', INSTALL_TIMEOUT, log_path)
+        _run([os.path.join(venv, 'bin', 'python'), '-m', 'pip', 'install',
+              '--disable-pip-version-check', *NOVA_REQUIREMENTS],
+             f'installing Nova from PyPI into {venv} (log: {log_path})',
+             INSTALL_TIMEOUT, log_path)
+        with open(os.path.join(venv, _READY_MARKER), 'w') as f:
+            f.write(_requirements_key() + '\n')
+        version = _usable_version(venv)
+        if version is None:
+            raise NovaFixtureError(
+                f'Nova installed into {venv} but `nova-manage --version` '
+                f'fails; see {log_path}')
+        _VERIFIED[venv] = version
+        return venv, True
+
+
+def ensure_venv_or_skip(venv=None):
+    """:func:`ensure_venv` for a test's setUpClass.
+
+    An install can take longer than a test's timeout, so classes whose
+    tests build schemas call this first. It skips only where
+    :func:`skip_allowed` says so.
+    """
+    try:
+        return ensure_venv(venv)[0]
+    except NovaFixtureError as exc:
+        if skip_allowed():
+            raise unittest.SkipTest(
+                f'Nova unavailable and CRYPTKEEPER_ALLOW_SKIP_NOVA=1: '
+                f'{exc}') from exc
+        raise
+
+
+def url_string(url):
+    """A URL as text with its password, as a config file needs it."""
+    return sa.engine.make_url(url).render_as_string(hide_password=False)
+
+
+class NovaDatabases(fixtures.Fixture):
+    """Two fresh, empty databases: one for Nova's API DB, one for a cell.
+
+    ``backend`` is ``sqlite`` (two files in a temporary directory),
+    ``mysql`` or ``postgresql`` (two uniquely named databases created with
+    the ``openstack_citest`` account of oslo.db's opportunistic convention,
+    dropped on cleanup). After setUp: ``api_url``, ``cell_url`` (strings
+    with the password) and ``api_engine``, ``cell_engine``.
+
+    A server that is not there skips the test, except in CI (or with
+    ``CRYPTKEEPER_REQUIRE_BACKENDS``) where it fails.
+    """
+
+    def __init__(self, backend):
+        super().__init__()
+        if backend not in BACKENDS:
+            raise ValueError(f'unknown backend {backend!r}')
+        self.backend = backend
+
+    def _setUp(self):
+        if self.backend == 'sqlite':
+            tmp = tempfile.mkdtemp(prefix='cryptkeeper-nova-db-')
+            self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
+            self.api_url = 'sqlite:///' + os.path.join(tmp, 'nova_api.sqlite')
+            self.cell_url = 'sqlite:///' + os.path.join(tmp, 'nova.sqlite')
+        else:
+            self._provision()
+        self.api_engine = sa.create_engine(self.api_url)
+        self.addCleanup(self.api_engine.dispose)
+        self.cell_engine = sa.create_engine(self.cell_url)
+        self.addCleanup(self.cell_engine.dispose)
+
+    def _provision(self):
+        try:
+            backend = provision.Backend.backend_for_database_type(
+                self.backend)
+        except db_exc.BackendNotAvailable as exc:
+            if backends_required():
+                raise
+            raise unittest.SkipTest(str(exc)) from exc
+        token = uuid.uuid4().hex[:12]
+        urls = {}
+        for role in ('api', 'cell'):
+            # Unquoted identifiers: lower case letters, digits, underscore.
+            ident = f'ck_nova_{token}_{role}'
+            backend.create_named_database(ident)
+            self.addCleanup(backend.drop_named_database, ident,
+                            conditional=True)
+            urls[role] = url_string(backend.provisioned_database_url(ident))
+        self.api_url = urls['api']
+        self.cell_url = urls['cell']
+
+
+class NovaSchemaFixture(fixtures.Fixture):
+    """Build Nova's API and cell schemas in the given databases.
+
+    After setUp: ``venv``, ``config_file`` (the nova.conf used),
+    ``version`` (of nova-manage) and ``timings`` (seconds: ``install``,
+    ``api_db_sync``, ``db_sync``); ``installed`` says whether the Nova
+    virtualenv had to be installed by this fixture.
+    """
+
+    def __init__(self, cell_url, api_url, venv=None):
+        super().__init__()
+        self.cell_url = url_string(cell_url)
+        self.api_url = url_string(api_url)
+        self.venv = venv
+        self.timings = {}
+        self.installed = False
+
+    def _setUp(self):
+        try:
+            self._build()
+        except NovaFixtureError as exc:
+            if skip_allowed():
+                raise unittest.SkipTest(
+                    f'Nova unavailable and CRYPTKEEPER_ALLOW_SKIP_NOVA=1: '
+                    f'{exc}') from exc
+            raise
+
+    def _build(self):
+        t0 = time.monotonic()
+        self.venv, self.installed = ensure_venv(self.venv)
+        self.timings['install'] = time.monotonic() - t0
+        self.version = _VERIFIED.get(self.venv)
+
+        self.workdir = tempfile.mkdtemp(prefix='cryptkeeper-nova-')
+        self.addCleanup(shutil.rmtree, self.workdir, ignore_errors=True)
+        self.log_path = os.path.join(self.workdir, 'nova-manage.log')
+        self.config_file = self._write_config()
+
+        # The API DB first: that is the order Nova documents, and the cell
+        # sync looks at the API DB when it is configured.
+        for step, args in (('api_db_sync', ('api_db', 'sync')),
+                           ('db_sync', ('db', 'sync'))):
+            t0 = time.monotonic()
+            self.nova_manage(*args)
+            self.timings[step] = time.monotonic() - t0
+
+    def _write_config(self):
+        d = self.workdir
+        config = (
+            '[DEFAULT]\n'
+            f'state_path = {d}\n'
+            '[database]\n'
+            f'connection = {self.cell_url}\n'
+            '[api_database]\n'
+            f'connection = {self.api_url}\n'
+            '[oslo_concurrency]\n'
+            f'lock_path = {d}/locks\n'
+        )
+        path = os.path.join(d, 'nova.conf')
+        with open(path, 'w') as f:
+            f.write(config)
+        os.chmod(path, 0o600)
+        return path
+
+    def nova_manage(self, *args, ok_codes=(0,), timeout=MANAGE_TIMEOUT):
+        """Run ``nova-manage --config-file <ours> ARGS``.
+
+        Returns ``(returncode, output)``; a return code outside
+        ``ok_codes`` raises :class:`NovaFixtureError` with the output's
+        tail. ``db archive_deleted_rows`` answers 1 when it archived
+        something, so pass ``ok_codes=(0, 1)`` for it.
+        """
+        cmd = [os.path.join(self.venv, 'bin', 'nova-manage'),
+               '--config-file', self.config_file, *args]
+        return _run(cmd, 'nova-manage ' + ' '.join(args), timeout,
+                    log_path=self.log_path, cwd=self.workdir,
+                    ok_codes=ok_codes)
+
+
+def start_outside_test(fixture):
+    """Set up ``fixture`` from setUpClass and friends.
+
+    Outside a test's useFixture, fixtures wraps a setup error (or a skip) in
+    MultipleExceptions; re-raise the original so unittest reports it as what
+    it is.
+    """
+    try:
+        fixture.setUp()
+    except fixtures.MultipleExceptions as exc:
+        first = exc.args[0]
+        raise first[1].with_traceback(first[2]) from None
+    return fixture
