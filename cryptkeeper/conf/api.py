@@ -33,8 +33,8 @@ opts = [
                                    'as admin. Local use only.')],
                help='How API requests are authenticated.'),
     cfg.IntOpt('max_limit', default=1000, min=1, max=10000,
-               help='The largest page a collection returns, whatever '
-                    'limit a request asks for.'),
+               help='The largest page a collection returns; a request '
+                    'asking for more is refused with 400.'),
     cfg.IntOpt('default_limit', default=100, min=1, max=10000,
                help='Page size of a collection when a request gives no '
                     'limit.'),

@@ -23,8 +23,14 @@ def register_opts(conf):
 
 
 def list_opts():
-    # oslo.db lists its own options under its namespace; only the
-    # default connection is ours.
-    return {'database': [cfg.StrOpt(
-        'connection', default=_DEFAULT_CONNECTION, secret=True,
-        help='SQLAlchemy URL of cryptkeeper\'s own database.')]}
+    # oslo.db lists [database] under its own namespace; listing
+    # connection here too would document it twice.
+    return {}
+
+
+def update_opt_defaults():
+    """oslo.config.opts.defaults hook: the generators show our default."""
+    # set_default() on a ConfigOpts would not reach the generator, which
+    # reads the default from the option objects themselves.
+    cfg.set_defaults(db_options.database_opts,
+                     connection=_DEFAULT_CONNECTION)

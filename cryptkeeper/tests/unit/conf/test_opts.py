@@ -15,8 +15,10 @@
 import pkgutil
 
 from oslo_config import cfg
+from oslo_db import options as db_options
 
 from cryptkeeper import conf
+from cryptkeeper.conf import database
 from cryptkeeper.conf import opts
 from cryptkeeper.conf import targets
 from cryptkeeper.tests import base
@@ -50,10 +52,16 @@ class OptsTestCase(base.TestCase):
                     for opt in options}
         self.assertEqual(9779, defaults[('api', 'port')])
         self.assertEqual('keystone', defaults[('api', 'auth_strategy')])
-        self.assertEqual('sqlite:///$state_path/cryptkeeper.sqlite',
-                         defaults[('database', 'connection')])
         self.assertEqual('file://$state_path/locks',
                          defaults[('coordination', 'backend_url')])
+
+    def test_generator_shows_the_sqlite_default(self):
+        # oslo.db lists [database]; the defaults hook gives it our URL.
+        database.update_opt_defaults()
+        [connection] = [o for o in db_options.database_opts
+                        if o.name == 'connection']
+        self.assertEqual('sqlite:///$state_path/cryptkeeper.sqlite',
+                         connection.default)
 
     def test_target_groups_come_from_the_config(self):
         self.conf_fixture.set_targets(
