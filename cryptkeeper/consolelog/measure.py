@@ -20,6 +20,7 @@ from xml.parsers import expat
 
 from oslo_utils import uuidutils
 
+from cryptkeeper.common import fileutils
 from cryptkeeper.consolelog import backup
 from cryptkeeper.consolelog import fdinfo
 
@@ -173,20 +174,6 @@ def _file_info(st):
             'allocated_bytes': st.st_blocks * 512}
 
 
-def _kind(mode):
-    if stat.S_ISLNK(mode):
-        return 'a symlink'
-    if stat.S_ISDIR(mode):
-        return 'a directory'
-    if stat.S_ISFIFO(mode):
-        return 'a FIFO'
-    if stat.S_ISSOCK(mode):
-        return 'a socket'
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return 'a device'
-    return 'not a regular file'
-
-
 def measure_instance(root_fd, instances_dir, name, previous=(),
                      now=None, window=DEFAULT_WINDOW,
                      runaway_bytes_per_hour=None):
@@ -217,7 +204,7 @@ def measure_instance(root_fd, instances_dir, name, previous=(),
                     continue
                 if not stat.S_ISREG(st.st_mode):
                     rec.problems.append('%s is %s; skipped' % (
-                        entry.name, _kind(st.st_mode)))
+                        entry.name, fileutils.describe_mode(st.st_mode)))
                     continue
                 if entry.name == LOG_NAME:
                     rec.exists = True

@@ -20,6 +20,7 @@ import fcntl
 import os
 import stat
 
+from cryptkeeper.common import fileutils
 from cryptkeeper.consolelog import backup
 from cryptkeeper.consolelog import fdinfo
 from cryptkeeper.consolelog import policy as policy_mod
@@ -112,18 +113,6 @@ class _Stop(Exception):
 def _errname(exc):
     return errno.errorcode.get(getattr(exc, 'errno', None) or 0,
                                type(exc).__name__)
-
-
-def _kind(mode):
-    for test, name in ((stat.S_ISLNK, 'a symlink'),
-                       (stat.S_ISDIR, 'a directory'),
-                       (stat.S_ISFIFO, 'a FIFO'),
-                       (stat.S_ISSOCK, 'a socket'),
-                       (stat.S_ISCHR, 'a character device'),
-                       (stat.S_ISBLK, 'a block device')):
-        if test(mode):
-            return name
-    return 'not a regular file'
 
 
 def _content_start(fd, size, res):
@@ -273,7 +262,7 @@ def _open_log(dir_fd, writable, fds):
         raise _Stop(NONE, 'no console.log') from None
     if not stat.S_ISREG(lst.st_mode):
         raise _Stop(REFUSED, 'console.log is %s; not touched'
-                    % _kind(lst.st_mode))
+                    % fileutils.describe_mode(lst.st_mode))
     # O_NONBLOCK: if a FIFO is swapped in after the lstat, opening it must
     # not hang the agent; the fstat below then refuses it.
     flags = ((os.O_RDWR if writable else os.O_RDONLY) | os.O_NOFOLLOW

@@ -20,6 +20,7 @@ import stat
 import sys
 import time
 
+from cryptkeeper.common import fileutils
 from cryptkeeper.imagecache import basefiles
 from cryptkeeper.imagecache import qcow2
 
@@ -53,20 +54,6 @@ def _is_utf8(name):
     return True
 
 
-def _kind_of_mode(mode):
-    if stat.S_ISDIR(mode):
-        return 'a directory'
-    if stat.S_ISLNK(mode):
-        return 'a symlink'
-    if stat.S_ISFIFO(mode):
-        return 'a FIFO'
-    if stat.S_ISSOCK(mode):
-        return 'a socket'
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return 'a device'
-    return 'not a regular file'
-
-
 def _os_reason(exc):
     if isinstance(exc, FileNotFoundError):
         return 'vanished during the scan'
@@ -86,7 +73,7 @@ def _dir_reason(exc, name, dir_fd):
                            follow_symlinks=False).st_mode
         except OSError as again:
             return _os_reason(again)
-        return '%s; not followed' % _kind_of_mode(mode)
+        return '%s; not followed' % fileutils.describe_mode(mode)
     return _os_reason(exc)
 
 
@@ -287,7 +274,7 @@ class Scanner:
             return
         if not stat.S_ISREG(st.st_mode):
             self._problem(result, path, 'not a regular file: %s; not '
-                          'followed' % _kind_of_mode(st.st_mode))
+                          'followed' % fileutils.describe_mode(st.st_mode))
             return
         kind = basefiles.classify(name).kind
         result.base_files[name] = BaseFile(name=name, kind=kind,
@@ -323,8 +310,9 @@ class Scanner:
             # notes) hold no disks.
             return
         if not stat.S_ISDIR(st.st_mode):
+            kind = fileutils.describe_mode(st.st_mode)
             self._problem(result, path, '%s where an instance directory '
-                          'may be; not followed' % _kind_of_mode(st.st_mode))
+                          'may be; not followed' % kind)
             return
         if not _is_utf8(name):
             # Still scanned: its disks may reference base files.
