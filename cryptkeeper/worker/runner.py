@@ -14,6 +14,7 @@
 
 import threading
 import time
+import traceback
 
 from oslo_log import log
 from oslo_utils import timeutils
@@ -81,9 +82,15 @@ class JobRun:
         except ck_progress.Interrupted:
             pass
         except Exception as exc:
-            LOG.exception('Job %s failed', self.job.uuid)
             error = messages.safe_message(
                 exc, self.job_type.secrets(self.job))
+            # The exception's text, and even a source line, may carry a
+            # target's password: log the redacted message, and where it
+            # failed as file, line and function only.
+            LOG.error('Job %s failed: %s', self.job.uuid, error)
+            LOG.debug('Job %s failed at: %s', self.job.uuid, ' <- '.join(
+                '%s:%d in %s' % (f.filename, f.lineno, f.name)
+                for f in reversed(traceback.extract_tb(exc.__traceback__))))
         finally:
             self._done.set()
             heart.join()

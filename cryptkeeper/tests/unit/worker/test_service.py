@@ -13,8 +13,10 @@
 """The worker end to end on SQLite: census, cancel, failure, lost lease."""
 
 import datetime
+import logging
 import os
 
+import fixtures
 from oslo_utils import timeutils
 import sqlalchemy as sa
 
@@ -148,6 +150,7 @@ class TestWorkerControl(WorkerTestCase):
                          self._audit(job)[-1].details['state'])
 
     def test_runner_exception_fails_without_secrets(self):
+        logs = self.useFixture(fixtures.FakeLogger(level=logging.DEBUG))
         helpers.register(self, helpers.FailingJob())
         job = self._create(job_type=helpers.FailingJob.name)
         self._start_worker()
@@ -160,6 +163,8 @@ class TestWorkerControl(WorkerTestCase):
         self.assertEqual(('job.finish', 'failure', error),
                          (finish.action, finish.outcome, finish.reason))
         self.assertEqual({'step': 'connect'}, finish.details['progress'])
+        self.assertIn('cannot reach', logs.output)
+        self.assertNotIn('TopSecret42', logs.output)
 
     def _steal(self, job):
         # Let the lease run out as if the worker had hung, then claim the
