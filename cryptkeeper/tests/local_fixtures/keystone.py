@@ -31,7 +31,6 @@ skip, for a developer working offline.
 
 import contextlib
 import dataclasses
-import fcntl
 import getpass
 import grp
 import os
@@ -40,10 +39,8 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
-import unittest
 
 import fixtures
 from keystoneauth1 import exceptions as ks_exc
@@ -51,8 +48,11 @@ from keystoneauth1.identity import v3
 from keystoneauth1 import session as ks_session
 import requests
 
+from cryptkeeper.tests.local_fixtures import cached_venv
+
 KEYSTONE_REQUIREMENT = 'keystone>=30,<31'
 GUNICORN_REQUIREMENT = 'gunicorn>=22'
+_REQUIREMENTS = (KEYSTONE_REQUIREMENT, GUNICORN_REQUIREMENT)
 REGION = 'RegionOne'
 DOMAIN = 'Default'
 SERVICE_TYPE = 'cleanup'
@@ -64,9 +64,10 @@ INSTALL_TIMEOUT = 900
 MANAGE_TIMEOUT = 300
 START_TIMEOUT = 60
 STOP_TIMEOUT = 10
-LOG_TAIL_LINES = 60
+LOG_TAIL_LINES = cached_venv.LOG_TAIL_LINES
 
-_READY_MARKER = '.cryptkeeper-ready'
+_VENV_ENV = 'CRYPTKEEPER_KEYSTONE_VENV'
+_SKIP_ENV = 'CRYPTKEEPER_ALLOW_SKIP_KEYSTONE'
 _WSGI_MODULE = 'ck_keystone_wsgi'
 
 
@@ -90,18 +91,12 @@ class Credentials:
 
 def default_venv_path():
     """Where the cached Keystone virtualenv lives."""
-    path = os.environ.get('CRYPTKEEPER_KEYSTONE_VENV')
-    if path:
-        return os.path.abspath(os.path.expanduser(path))
-    return os.path.join(os.path.expanduser('~'), '.cache', 'cryptkeeper',
-                        'keystone-venv')
+    return cached_venv.default_path(_VENV_ENV, 'keystone-venv')
 
 
 def skip_allowed():
     """Whether a missing Keystone may be a skip rather than a failure."""
-    if os.environ.get('CI'):
-        return False
-    return os.environ.get('CRYPTKEEPER_ALLOW_SKIP_KEYSTONE') == '1'
+    return cached_venv.skip_allowed(_SKIP_ENV)
 
 
 def free_port(host='127.0.0.1'):
@@ -111,26 +106,12 @@ def free_port(host='127.0.0.1'):
         return sock.getsockname()[1]
 
 
-def log_tail(path, lines=LOG_TAIL_LINES):
-    """The last lines of a log file, for error messages."""
-    try:
-        with open(path, errors='replace') as f:
-            return ''.join(f.readlines()[-lines:])
-    except OSError as exc:
-        return f'(no log at {path}: {exc})'
+log_tail = cached_venv.log_tail
+start_outside_test = cached_venv.start_outside_test
 
 
-def _clean_env(**extra):
-    # Keystone's virtualenv must see only its own packages, whatever the
-    # test runner's environment points at.
-    env = {k: v for k, v in os.environ.items()
-           if k not in ('PYTHONPATH', 'PYTHONHOME', 'VIRTUAL_ENV')}
-    env.update(extra)
-    return env
-
-
-def _run_logged(cmd, log_path, timeout, what, env=None, cwd=None):
-    _run_all([(cmd, log_path, what)], timeout, env=env, cwd=cwd)
+def _install_step(cmd, what, log_path):
+    _run_all([(cmd, log_path, what)], INSTALL_TIMEOUT)
 
 
 def _run_all(jobs, timeout, env=None, cwd=None):
@@ -148,8 +129,8 @@ def _run_all(jobs, timeout, env=None, cwd=None):
                 try:
                     proc = subprocess.Popen(
                         cmd, stdout=log, stderr=subprocess.STDOUT,
-                        stdin=subprocess.DEVNULL, env=env or _clean_env(),
-                        cwd=cwd)
+                        stdin=subprocess.DEVNULL,
+                        env=env or cached_venv.clean_env(), cwd=cwd)
                 except OSError as exc:
                     raise KeystoneFixtureError(
                         f'{what} failed: {exc}') from exc
@@ -174,39 +155,17 @@ def _run_all(jobs, timeout, env=None, cwd=None):
                 proc.wait()
 
 
-@contextlib.contextmanager
-def _file_lock(path):
-    # Several stestr workers may start a Keystone at once; only one of them
-    # may build the shared virtualenv.
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, 'a') as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def _venv_usable(venv):
-    marker = os.path.join(venv, _READY_MARKER)
-    try:
-        with open(marker) as f:
-            if f.read().strip() != _requirements_key():
-                return False
-    except OSError:
-        return False
+def _imports(venv):
+    """True if Keystone and gunicorn import in ``venv``, else None."""
     python = os.path.join(venv, 'bin', 'python')
     try:
         proc = subprocess.run(
-            [python, '-c', 'import gunicorn, keystone'],
-            capture_output=True, timeout=120, env=_clean_env(), check=False)
+            [python, '-c', 'import gunicorn, keystone'], capture_output=True,
+            timeout=120, env=cached_venv.clean_env(), check=False)
     except (OSError, subprocess.TimeoutExpired):
-        return False
-    return proc.returncode == 0
-
-
-def _requirements_key():
-    return f'{KEYSTONE_REQUIREMENT} {GUNICORN_REQUIREMENT}'
+        return None
+    # None, not False: cached_venv counts only None as unusable.
+    return True if proc.returncode == 0 else None
 
 
 def ensure_venv(venv=None):
@@ -216,27 +175,14 @@ def ensure_venv(venv=None):
     runner, network error) is thrown away and redone by the next caller.
     """
     venv = venv or default_venv_path()
-    with _file_lock(venv + '.lock'):
-        if _venv_usable(venv):
-            return venv
-        log_path = venv + '.install.log'
-        with open(log_path, 'w'):
-            pass
-        shutil.rmtree(venv, ignore_errors=True)
-        _run_logged([sys.executable, '-m', 'venv', venv], log_path,
-                    INSTALL_TIMEOUT, 'creating the Keystone virtualenv')
-        _run_logged([os.path.join(venv, 'bin', 'python'), '-m', 'pip',
-                     'install', '--disable-pip-version-check',
-                     KEYSTONE_REQUIREMENT, GUNICORN_REQUIREMENT],
-                    log_path, INSTALL_TIMEOUT,
-                    f'installing Keystone from PyPI into {venv}')
-        with open(os.path.join(venv, _READY_MARKER), 'w') as f:
-            f.write(_requirements_key() + '\n')
-        if not _venv_usable(venv):
-            raise KeystoneFixtureError(
-                f'Keystone installed into {venv} but does not import\n'
-                f'--- {log_path} (tail) ---\n{log_tail(log_path)}')
-        return venv
+    found, _installed = cached_venv.ensure(venv, _REQUIREMENTS, _imports,
+                                           _install_step, 'Keystone')
+    if found is None:
+        log_path = cached_venv.install_log_path(venv)
+        raise KeystoneFixtureError(
+            f'Keystone installed into {venv} but does not import\n'
+            f'--- {log_path} (tail) ---\n{log_tail(log_path)}')
+    return venv
 
 
 class KeystoneFixture(fixtures.Fixture):
@@ -260,14 +206,9 @@ class KeystoneFixture(fixtures.Fixture):
         self.timings = {}
 
     def _setUp(self):
-        try:
+        with cached_venv.skip_if_allowed(KeystoneFixtureError, 'Keystone',
+                                         _SKIP_ENV):
             self._start()
-        except KeystoneFixtureError as exc:
-            if skip_allowed():
-                raise unittest.SkipTest(
-                    'Keystone unavailable and CRYPTKEEPER_ALLOW_SKIP_KEYSTONE'
-                    f'=1: {exc}') from exc
-            raise
 
     # -- start -------------------------------------------------------------
 
@@ -365,7 +306,8 @@ class KeystoneFixture(fixtures.Fixture):
         opts = []
         try:
             out = subprocess.run([gunicorn, '--help'], capture_output=True,
-                                 text=True, timeout=60, env=_clean_env(),
+                                 text=True, timeout=60,
+                                 env=cached_venv.clean_env(),
                                  check=False).stdout
         except (OSError, subprocess.TimeoutExpired):
             out = ''
@@ -391,7 +333,8 @@ class KeystoneFixture(fixtures.Fixture):
                '--access-logfile', '-']
         cmd += self._gunicorn_options(gunicorn)
         cmd.append(f'{_WSGI_MODULE}:application')
-        env = _clean_env(OS_KEYSTONE_CONFIG_FILES=self.config_file)
+        env = cached_venv.clean_env(
+            OS_KEYSTONE_CONFIG_FILES=self.config_file)
         with open(self.log_path, 'ab') as log:
             log.write(('\n$ {}\n'.format(' '.join(cmd))).encode())
             log.flush()
@@ -599,18 +542,3 @@ class KeystoneFixture(fixtures.Fixture):
             env['OS_PROJECT_NAME'] = project or creds.project_name
             env['OS_PROJECT_DOMAIN_NAME'] = creds.project_domain_name
         return env
-
-
-def start_outside_test(fixture):
-    """Set up ``fixture`` from setUpClass and friends.
-
-    Outside a test's useFixture, fixtures wraps a setup error (or a skip) in
-    MultipleExceptions; re-raise the original so unittest reports it as what
-    it is.
-    """
-    try:
-        fixture.setUp()
-    except fixtures.MultipleExceptions as exc:
-        first = exc.args[0]
-        raise first[1].with_traceback(first[2]) from None
-    return fixture

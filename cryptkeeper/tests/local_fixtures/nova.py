@@ -24,12 +24,9 @@ silent skip. Only ``CRYPTKEEPER_ALLOW_SKIP_NOVA=1`` outside CI turns it into
 a skip, for a developer working offline.
 """
 
-import contextlib
-import fcntl
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
@@ -40,17 +37,20 @@ from oslo_db import exception as db_exc
 from oslo_db.sqlalchemy import provision
 import sqlalchemy as sa
 
+from cryptkeeper.tests.local_fixtures import cached_venv
+
 NOVA_REQUIREMENTS = ('nova>=34,<35', 'PyMySQL', 'psycopg2-binary')
 
 # Installing pulls ~400 MB from PyPI; a slow mirror can take minutes.
 INSTALL_TIMEOUT = 900
 # A sync takes seconds; this only bounds a hang (a lock held elsewhere).
 MANAGE_TIMEOUT = 600
-LOG_TAIL_LINES = 60
+LOG_TAIL_LINES = cached_venv.LOG_TAIL_LINES
 
 BACKENDS = ('sqlite', 'mysql', 'postgresql')
 
-_READY_MARKER = '.cryptkeeper-ready'
+_VENV_ENV = 'CRYPTKEEPER_NOVA_VENV'
+_SKIP_ENV = 'CRYPTKEEPER_ALLOW_SKIP_NOVA'
 
 # Virtualenvs this process has already checked: importing Nova to answer
 # --version costs seconds, and a test run builds many schemas.
@@ -63,18 +63,12 @@ class NovaFixtureError(Exception):
 
 def default_venv_path():
     """Where the cached Nova virtualenv lives."""
-    path = os.environ.get('CRYPTKEEPER_NOVA_VENV')
-    if path:
-        return os.path.abspath(os.path.expanduser(path))
-    return os.path.join(os.path.expanduser('~'), '.cache', 'cryptkeeper',
-                        'nova-venv')
+    return cached_venv.default_path(_VENV_ENV, 'nova-venv')
 
 
 def skip_allowed():
     """Whether a missing Nova may be a skip rather than a failure."""
-    if os.environ.get('CI'):
-        return False
-    return os.environ.get('CRYPTKEEPER_ALLOW_SKIP_NOVA') == '1'
+    return cached_venv.skip_allowed(_SKIP_ENV)
 
 
 def backends_required():
@@ -83,18 +77,8 @@ def backends_required():
                 os.environ.get('CRYPTKEEPER_REQUIRE_BACKENDS'))
 
 
-def log_tail(text, lines=LOG_TAIL_LINES):
-    """The last lines of a command's output, for error messages."""
-    return '\n'.join(text.splitlines()[-lines:])
-
-
-def _clean_env(**extra):
-    # Nova's virtualenv must see only its own packages, whatever the test
-    # runner's environment points at.
-    env = {k: v for k, v in os.environ.items()
-           if k not in ('PYTHONPATH', 'PYTHONHOME', 'VIRTUAL_ENV')}
-    env.update(extra)
-    return env
+log_tail = cached_venv.text_tail
+start_outside_test = cached_venv.start_outside_test
 
 
 def _run(cmd, what, timeout, log_path=None, cwd=None, ok_codes=(0,)):
@@ -105,7 +89,7 @@ def _run(cmd, what, timeout, log_path=None, cwd=None, ok_codes=(0,)):
     try:
         proc = subprocess.run(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, env=_clean_env(), cwd=cwd,
+            stdin=subprocess.DEVNULL, env=cached_venv.clean_env(), cwd=cwd,
             timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
         out = (exc.stdout or b'').decode(errors='replace')
@@ -126,21 +110,9 @@ def _run(cmd, what, timeout, log_path=None, cwd=None, ok_codes=(0,)):
     return proc.returncode, out
 
 
-@contextlib.contextmanager
-def _file_lock(path):
-    # Several stestr workers may need Nova at once; only one of them may
-    # build the shared virtualenv.
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, 'a') as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def _requirements_key():
-    return ' '.join(NOVA_REQUIREMENTS)
+def _install_step(cmd, what, log_path):
+    # _run keeps the output, not the log's name: say where the log is.
+    _run(cmd, f'{what} (log: {log_path})', INSTALL_TIMEOUT, log_path)
 
 
 def nova_version(venv):
@@ -148,7 +120,8 @@ def nova_version(venv):
     try:
         proc = subprocess.run(
             [os.path.join(venv, 'bin', 'nova-manage'), '--version'],
-            capture_output=True, timeout=120, env=_clean_env(), check=False)
+            capture_output=True, timeout=120, env=cached_venv.clean_env(),
+            check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
     if proc.returncode != 0:
@@ -156,19 +129,6 @@ def nova_version(venv):
     # oslo.config prints the version on stdout or stderr depending on the
     # argparse in use.
     return (proc.stdout or proc.stderr).decode(errors='replace').strip()
-
-
-def _usable_version(venv):
-    """The Nova version of a finished virtualenv, else None."""
-    # The marker is written last, so a half-finished install (killed
-    # runner, network error) never counts as usable.
-    try:
-        with open(os.path.join(venv, _READY_MARKER)) as f:
-            if f.read().strip() != _requirements_key():
-                return None
-    except OSError:
-        return None
-    return nova_version(venv)
 
 
 def ensure_venv(venv=None):
@@ -179,30 +139,14 @@ def ensure_venv(venv=None):
     venv = venv or default_venv_path()
     if venv in _VERIFIED:
         return venv, False
-    with _file_lock(venv + '.lock'):
-        version = _usable_version(venv)
-        if version is not None:
-            _VERIFIED[venv] = version
-            return venv, False
-        log_path = venv + '.install.log'
-        with open(log_path, 'w'):
-            pass
-        shutil.rmtree(venv, ignore_errors=True)
-        _run([sys.executable, '-m', 'venv', venv],
-             'creating the Nova virtualenv', INSTALL_TIMEOUT, log_path)
-        _run([os.path.join(venv, 'bin', 'python'), '-m', 'pip', 'install',
-              '--disable-pip-version-check', *NOVA_REQUIREMENTS],
-             f'installing Nova from PyPI into {venv} (log: {log_path})',
-             INSTALL_TIMEOUT, log_path)
-        with open(os.path.join(venv, _READY_MARKER), 'w') as f:
-            f.write(_requirements_key() + '\n')
-        version = _usable_version(venv)
-        if version is None:
-            raise NovaFixtureError(
-                f'Nova installed into {venv} but `nova-manage --version` '
-                f'fails; see {log_path}')
-        _VERIFIED[venv] = version
-        return venv, True
+    version, installed = cached_venv.ensure(
+        venv, NOVA_REQUIREMENTS, nova_version, _install_step, 'Nova')
+    if version is None:
+        raise NovaFixtureError(
+            f'Nova installed into {venv} but `nova-manage --version` '
+            f'fails; see {cached_venv.install_log_path(venv)}')
+    _VERIFIED[venv] = version
+    return venv, installed
 
 
 def ensure_venv_or_skip(venv=None):
@@ -212,14 +156,8 @@ def ensure_venv_or_skip(venv=None):
     tests build schemas call this first. It skips only where
     :func:`skip_allowed` says so.
     """
-    try:
+    with cached_venv.skip_if_allowed(NovaFixtureError, 'Nova', _SKIP_ENV):
         return ensure_venv(venv)[0]
-    except NovaFixtureError as exc:
-        if skip_allowed():
-            raise unittest.SkipTest(
-                f'Nova unavailable and CRYPTKEEPER_ALLOW_SKIP_NOVA=1: '
-                f'{exc}') from exc
-        raise
 
 
 def url_string(url):
@@ -298,14 +236,8 @@ class NovaSchemaFixture(fixtures.Fixture):
         self.installed = False
 
     def _setUp(self):
-        try:
+        with cached_venv.skip_if_allowed(NovaFixtureError, 'Nova', _SKIP_ENV):
             self._build()
-        except NovaFixtureError as exc:
-            if skip_allowed():
-                raise unittest.SkipTest(
-                    f'Nova unavailable and CRYPTKEEPER_ALLOW_SKIP_NOVA=1: '
-                    f'{exc}') from exc
-            raise
 
     def _build(self):
         t0 = time.monotonic()
@@ -357,18 +289,3 @@ class NovaSchemaFixture(fixtures.Fixture):
         return _run(cmd, 'nova-manage ' + ' '.join(args), timeout,
                     log_path=self.log_path, cwd=self.workdir,
                     ok_codes=ok_codes)
-
-
-def start_outside_test(fixture):
-    """Set up ``fixture`` from setUpClass and friends.
-
-    Outside a test's useFixture, fixtures wraps a setup error (or a skip) in
-    MultipleExceptions; re-raise the original so unittest reports it as what
-    it is.
-    """
-    try:
-        fixture.setUp()
-    except fixtures.MultipleExceptions as exc:
-        first = exc.args[0]
-        raise first[1].with_traceback(first[2]) from None
-    return fixture
