@@ -76,6 +76,7 @@ def main(argv=None):
         raise KeyboardInterrupt()
 
     signal.signal(signal.SIGTERM, _stop)
+    service.freeze_startup_heap()
     LOG.info('cryptkeeper-api serving on http://%s:%d', host, port)
     try:
         server.serve_forever()

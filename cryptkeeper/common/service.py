@@ -12,6 +12,8 @@
 
 """Process start-up shared by every command: logging and configuration."""
 
+import gc
+
 from oslo_log import log
 
 from cryptkeeper import conf
@@ -35,3 +37,14 @@ def prepare_service(argv=None, default_config_files=None):
          default_config_files=default_config_files)
     targets.register_target_opts(CONF)
     log.setup(CONF, 'cryptkeeper')
+
+
+def freeze_startup_heap():
+    """Keep the objects loaded at start-up out of the garbage collector.
+
+    They live as long as the process; left in the collector's reach, every
+    full collection rescans them and stalls whichever request triggers it
+    (the API benchmark saw p99 triple from this alone).
+    """
+    gc.collect()
+    gc.freeze()

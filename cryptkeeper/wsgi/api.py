@@ -39,7 +39,9 @@ def _config_files():
 def init_application():
     """Parse the configuration and build the application."""
     service.prepare_service(argv=[], default_config_files=_config_files())
-    return api_app.setup_app()
+    app = api_app.setup_app()
+    service.freeze_startup_heap()
+    return app
 
 
 # Servers may import this module from several threads at once; the
