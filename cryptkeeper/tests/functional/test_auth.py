@@ -424,13 +424,14 @@ class TestAuth(base.TestCase):
 
     # -- the command-line client, with real tokens ---------------------------
 
-    def cli(self, persona, *args, **env):
+    def cli(self, persona, *args, program=('cryptkeeper',), **env):
         """Run ``cryptkeeper`` authenticated as a persona through OS_*.
 
         No --os-endpoint: the client finds the API in Keystone's catalog.
         """
         env = _clean_env(**{**self.keystone.os_environ(persona), **env})
-        return subprocess.run([_command('cryptkeeper')] + list(args),
+        command = [_command(program[0])] + list(program[1:])
+        return subprocess.run(command + list(args),
                               capture_output=True, text=True, env=env,
                               stdin=subprocess.DEVNULL, timeout=120,
                               check=False)
@@ -465,6 +466,23 @@ class TestAuth(base.TestCase):
         proc = self.cli('auditor', 'audit', 'verify', '-f', 'json')
         self.assertEqual(0, proc.returncode, proc.stderr)
         self.assertTrue(json.loads(proc.stdout)['valid'], proc.stdout)
+
+    def test_openstack_client_plugin_runs_the_same_commands(self):
+        # The same registration as the standalone command, loaded by the
+        # real openstackclient: the plugin is not a second implementation.
+        osc = ('openstack', 'cryptkeeper')
+        proc = self.cli('admin', 'job', 'create', '--type', 'census',
+                        '--target', 'demo', '-f', 'json', program=osc)
+        self.assertEqual(0, proc.returncode, proc.stderr)
+        job = json.loads(proc.stdout)
+        self.assertEqual(self.keystone.admin.user_id, job['created_by'])
+        proc = self.cli('auditor', 'audit', 'verify', '-f', 'json',
+                        program=osc)
+        self.assertEqual(0, proc.returncode, proc.stderr)
+        self.assertTrue(json.loads(proc.stdout)['valid'], proc.stdout)
+        proc = self.cli('member', 'job', 'list', program=osc)
+        self.assertNotEqual(0, proc.returncode, proc.stdout)
+        self.assertIn('403', proc.stderr)
 
     def test_cli_wrong_password_is_refused(self):
         proc = self.cli('admin', 'job', 'list', OS_PASSWORD='wrong')
