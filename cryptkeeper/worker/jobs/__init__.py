@@ -12,10 +12,12 @@
 
 """Job types a worker can run, by the job's ``type``."""
 
+import abc
+
 from cryptkeeper.worker.jobs import census
 
 
-class JobType:
+class JobType(metaclass=abc.ABCMeta):
     """What a worker needs to run one kind of job.
 
     ``run(job, progress)`` does the work in the worker's thread and
@@ -29,8 +31,9 @@ class JobType:
     def initial_progress(self):
         return {}
 
+    @abc.abstractmethod
     def run(self, job, progress):
-        raise NotImplementedError()
+        """Do the job; return its result."""
 
     def summary(self, result):
         """Counts from a result worth keeping in the audit record."""
