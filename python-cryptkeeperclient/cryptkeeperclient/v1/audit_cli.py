@@ -17,6 +17,7 @@ from cliff import show
 
 from cryptkeeperclient.v1 import argtypes
 from cryptkeeperclient.v1 import display
+from cryptkeeperclient.v1 import resource_cli
 
 SHOW_FIELDS = ('id', 'created_at', 'action', 'resource_type', 'resource_id',
                'outcome', 'reason', 'user_id', 'project_id', 'request_id',
@@ -70,19 +71,17 @@ class ListAudit(lister.Lister):
         return display.rows(items, fields)
 
 
-class ShowAudit(show.ShowOne):
+class ShowAudit(resource_cli.ShowResource):
     """Show one audit record."""
 
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        parser.add_argument('record_id', type=argtypes.positive_int,
-                            metavar='<record-id>', help='Audit record ID')
-        return parser
+    argument = 'record_id'
+    metavar = '<record-id>'
+    argument_help = 'Audit record ID'
+    argument_type = staticmethod(argtypes.positive_int)
+    fields = SHOW_FIELDS
 
-    def take_action(self, parsed_args):
-        client = self.app.client_manager.cleanup
-        return display.show(client.audit.get(parsed_args.record_id),
-                            SHOW_FIELDS)
+    def fetch(self, client, ident):
+        return client.audit.get(ident)
 
 
 class VerifyAudit(show.ShowOne):

@@ -19,6 +19,7 @@ from cryptkeeperclient import exceptions
 from cryptkeeperclient.v1 import argtypes
 from cryptkeeperclient.v1 import display
 from cryptkeeperclient.v1 import jobs
+from cryptkeeperclient.v1 import resource_cli
 
 STATES = ('pending', 'running', 'succeeded', 'failed', 'cancelled')
 
@@ -137,29 +138,25 @@ class ListJob(lister.Lister):
         return display.rows(items, fields)
 
 
-class ShowJob(show.ShowOne):
+class ShowJob(resource_cli.ShowResource):
     """Show a job, with its progress and result."""
 
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        parser.add_argument('job_id', metavar='<job-id>', help='Job ID')
-        return parser
+    argument = 'job_id'
+    metavar = '<job-id>'
+    argument_help = 'Job ID'
+    fields = SHOW_FIELDS
 
-    def take_action(self, parsed_args):
-        client = self.app.client_manager.cleanup
-        return display.show(client.jobs.get(parsed_args.job_id),
-                            SHOW_FIELDS)
+    def fetch(self, client, ident):
+        return client.jobs.get(ident)
 
 
-class CancelJob(show.ShowOne):
+class CancelJob(resource_cli.ShowResource):
     """Ask for a job to be cancelled, and show the job."""
 
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        parser.add_argument('job_id', metavar='<job-id>', help='Job ID')
-        return parser
+    argument = 'job_id'
+    metavar = '<job-id>'
+    argument_help = 'Job ID'
+    fields = SHOW_FIELDS
 
-    def take_action(self, parsed_args):
-        client = self.app.client_manager.cleanup
-        return display.show(client.jobs.cancel(parsed_args.job_id),
-                            SHOW_FIELDS)
+    def fetch(self, client, ident):
+        return client.jobs.cancel(ident)

@@ -13,9 +13,9 @@
 """Commands for targets: cryptkeeper target list|show|census."""
 
 from cliff import lister
-from cliff import show
 
 from cryptkeeperclient.v1 import display
+from cryptkeeperclient.v1 import resource_cli
 
 SHOW_FIELDS = ('name', 'profile', 'connection', 'api_target', 'reachable',
                'checked_at', 'error')
@@ -39,29 +39,25 @@ class ListTarget(lister.Lister):
         return display.rows(client.targets.list(), fields)
 
 
-class ShowTarget(show.ShowOne):
+class ShowTarget(resource_cli.ShowResource):
     """Show a target: profile, redacted connection, reachability."""
 
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        parser.add_argument('name', metavar='<name>', help='Target name')
-        return parser
+    argument = 'name'
+    metavar = '<name>'
+    argument_help = 'Target name'
+    fields = SHOW_FIELDS
 
-    def take_action(self, parsed_args):
-        client = self.app.client_manager.cleanup
-        return display.show(client.targets.get(parsed_args.name),
-                            SHOW_FIELDS)
+    def fetch(self, client, ident):
+        return client.targets.get(ident)
 
 
-class ShowTargetCensus(show.ShowOne):
+class ShowTargetCensus(resource_cli.ShowResource):
     """Show the latest successful census of a target."""
 
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        parser.add_argument('name', metavar='<name>', help='Target name')
-        return parser
+    argument = 'name'
+    metavar = '<name>'
+    argument_help = 'Target name'
+    fields = CENSUS_FIELDS
 
-    def take_action(self, parsed_args):
-        client = self.app.client_manager.cleanup
-        return display.show(client.targets.census(parsed_args.name),
-                            CENSUS_FIELDS)
+    def fetch(self, client, ident):
+        return client.targets.census(ident)
