@@ -46,33 +46,23 @@ def by_name(result):
     return {entry['name']: entry for entry in result['tables']}
 
 
-class _NovaCensusTest:
+class _NovaCensusTest(nova.NovaSchemaPerClass):
     """Census before and after loading known data into one Nova schema.
 
     A mixin, so that the loader finds only the concrete backends' classes.
     """
 
-    BACKEND = None
-
     @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.dbs = nova.start_outside_test(nova.NovaDatabases(cls.BACKEND))
-        try:
-            cls.nova = nova.start_outside_test(
-                nova.NovaSchemaFixture(cls.dbs.cell_url, cls.dbs.api_url))
-            now = timeutils.utcnow().replace(microsecond=0)
-            # What Nova's migrations put in the tables themselves (such as
-            # alembic_version), counted before our rows go in.
-            cls.cell_before, cls.api_before = cls._census(now)
-            cls.summary = nova_data.load(
-                cls.dbs.cell_engine, cls.dbs.api_engine, deleted=DELETED,
-                live=LIVE, ages=AGES, now=now,
-                soft_deleted_children=SOFT_DELETED_CHILDREN)
-            cls.cell, cls.api = cls._census(now)
-        except BaseException:
-            cls.dbs.cleanUp()
-            raise
+    def load_class_data(cls):
+        now = timeutils.utcnow().replace(microsecond=0)
+        # What Nova's migrations put in the tables themselves (such as
+        # alembic_version), counted before our rows go in.
+        cls.cell_before, cls.api_before = cls._census(now)
+        cls.summary = nova_data.load(
+            cls.dbs.cell_engine, cls.dbs.api_engine, deleted=DELETED,
+            live=LIVE, ages=AGES, now=now,
+            soft_deleted_children=SOFT_DELETED_CHILDREN)
+        cls.cell, cls.api = cls._census(now)
 
     @classmethod
     def _census(cls, now):
@@ -88,12 +78,6 @@ class _NovaCensusTest:
             finally:
                 engine.dispose()
         return results
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.nova.cleanUp()
-        cls.dbs.cleanUp()
-        super().tearDownClass()
 
     def _expected_buckets(self, stats):
         buckets = dict.fromkeys(census.BUCKET_NAMES, 0)

@@ -28,35 +28,19 @@ DELETED = 40
 LIVE = 12
 
 
-class _NovaFixtureTest:
+class _NovaFixtureTest(nova.NovaSchemaPerClass):
     """One schema and one data set per class: a sync costs seconds.
 
     A mixin, so that the loader finds only the concrete backends' classes.
     """
 
-    BACKEND = None
-
     @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.dbs = nova.start_outside_test(nova.NovaDatabases(cls.BACKEND))
-        try:
-            cls.nova = nova.start_outside_test(
-                nova.NovaSchemaFixture(cls.dbs.cell_url, cls.dbs.api_url))
-            t0 = time.monotonic()
-            cls.summary = nova_data.load(cls.dbs.cell_engine,
-                                         cls.dbs.api_engine,
-                                         deleted=DELETED, live=LIVE)
-            cls.load_time = time.monotonic() - t0
-        except BaseException:
-            cls.dbs.cleanUp()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.nova.cleanUp()
-        cls.dbs.cleanUp()
-        super().tearDownClass()
+    def load_class_data(cls):
+        t0 = time.monotonic()
+        cls.summary = nova_data.load(cls.dbs.cell_engine,
+                                     cls.dbs.api_engine,
+                                     deleted=DELETED, live=LIVE)
+        cls.load_time = time.monotonic() - t0
 
     def setUp(self):
         super().setUp()

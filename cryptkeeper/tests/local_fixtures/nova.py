@@ -289,3 +289,36 @@ class NovaSchemaFixture(fixtures.Fixture):
         return _run(cmd, 'nova-manage ' + ' '.join(args), timeout,
                     log_path=self.log_path, cwd=self.workdir,
                     ok_codes=ok_codes)
+
+
+class NovaSchemaPerClass:
+    """Mixin: one pair of real Nova databases per test class.
+
+    A schema sync costs seconds, so the tests of a class share one.
+    Subclasses set ``BACKEND`` and fill the databases in
+    ``load_class_data()``; a failure there still drops the databases.
+    """
+
+    BACKEND = None
+
+    @classmethod
+    def load_class_data(cls):
+        """Put the class's data into ``cls.dbs``; nothing by default."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.dbs = start_outside_test(NovaDatabases(cls.BACKEND))
+        try:
+            cls.nova = start_outside_test(
+                NovaSchemaFixture(cls.dbs.cell_url, cls.dbs.api_url))
+            cls.load_class_data()
+        except BaseException:
+            cls.dbs.cleanUp()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.nova.cleanUp()
+        cls.dbs.cleanUp()
+        super().tearDownClass()
