@@ -14,8 +14,6 @@
 
 import os
 
-from oslo_db.sqlalchemy import engines
-
 import fixtures
 from oslo_db.sqlalchemy import enginefacade
 
@@ -35,14 +33,8 @@ class ManageTestCase(base.TestCase):
         path = os.path.join(self.conf_fixture.state_path, 'ck.sqlite')
         self.config_file = os.path.join(self.conf_fixture.state_path,
                                         'ck.conf')
-        url = 'sqlite:///' + path
         with open(self.config_file, 'w') as f:
-            f.write('[database]\nconnection = %s\n' % url)
-        # The process-wide transaction factory starts once, with whatever
-        # connection an earlier test configured; hand it this test's file.
-        engine = sqla_api.prepare_engine(engines.create_engine(url))
-        self.addCleanup(engine.dispose)
-        self.addCleanup(sqla_api.main_context.patch_engine(engine))
+            f.write('[database]\nconnection = sqlite:///%s\n' % path)
         self.addCleanup(conf.CONF.unregister_opt, manage.command_opt)
         self.addCleanup(conf.CONF.reset)
         # A fresh transaction context, configured from this test's file:
