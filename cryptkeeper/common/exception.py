@@ -86,3 +86,40 @@ class JobCancelled(CryptkeeperException):
 class TargetUnavailable(CryptkeeperException):
     msg_fmt = 'Target %(target)s is unavailable: %(reason)s'
     code = http.HTTPStatus.SERVICE_UNAVAILABLE
+
+
+class JournalConflict(Conflict):
+    msg_fmt = ('Batch %(seq)s of purge job %(job)s is already %(state)s; '
+               'it cannot be prepared again.')
+
+
+class ScheduleNotFound(NotFound):
+    msg_fmt = 'Schedule %(schedule)s could not be found.'
+
+
+class ScheduleNameExists(Conflict):
+    msg_fmt = 'A schedule named %(name)s already exists.'
+
+
+class AgentNotFound(NotFound):
+    msg_fmt = 'No agent on host %(host)s has reported yet.'
+
+
+class ConsolePolicyNotFound(NotFound):
+    msg_fmt = 'Console-log policy %(policy)s could not be found.'
+
+
+class ConsolePolicyScopeExists(Invalid):
+    # 400 rather than 409: the fixed interface calls a duplicate
+    # scope bad input, since two policies on one scope are ambiguous.
+    msg_fmt = ('Invalid input: policy %(other)s already has scope '
+               '%(scope)s; two policies on one scope would be ambiguous. '
+               'Update that policy or delete it first.')
+
+
+class ConsolePolicyNameExists(Conflict):
+    msg_fmt = 'A console-log policy named %(name)s already exists.'
+
+
+class ConsoleLogNotFound(NotFound):
+    msg_fmt = 'No agent has reported a console log of instance %(instance)s.'

@@ -14,16 +14,22 @@
 
 from oslo_config import cfg
 
+from cryptkeeper.conf import agent
 from cryptkeeper.conf import api
 from cryptkeeper.conf import coordination
 from cryptkeeper.conf import database
 from cryptkeeper.conf import default
+from cryptkeeper.conf import purge
+from cryptkeeper.conf import service_credentials
 from cryptkeeper.conf import worker
 
 CONF = cfg.CONF
 
 default.register_opts(CONF)
+agent.register_opts(CONF)
 api.register_opts(CONF)
 coordination.register_opts(CONF)
 database.register_opts(CONF)
+purge.register_opts(CONF)
+service_credentials.register_opts(CONF)
 worker.register_opts(CONF)

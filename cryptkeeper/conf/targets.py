@@ -30,6 +30,10 @@ opts = [
     cfg.StrOpt('api_target',
                help='For a nova cell target: the name of the nova_api '
                     'target holding its API database.'),
+    cfg.StrOpt('archive_connection', secret=True,
+               help='SQLAlchemy URL of the archive database of this '
+                    'target for purge jobs with backend "database"; '
+                    'overrides [purge] archive_connection.'),
 ]
 
 

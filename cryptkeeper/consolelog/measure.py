@@ -258,7 +258,9 @@ def scan(instances_dir, previous=None, runaway_bytes_per_hour=None,
                     continue
                 if entry.is_symlink():
                     rec = InstanceLog(
-                        instance=entry.name,
+                        instance=entry.name, sampled_at=now if now
+                        is not None else datetime.datetime.now(
+                            datetime.timezone.utc).timestamp(),
                         path=os.path.join(instances_dir, entry.name,
                                           LOG_NAME))
                     rec.problems.append('instance directory is a symlink; '

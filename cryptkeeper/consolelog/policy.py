@@ -31,6 +31,10 @@ MAX_BACKUPS = 32
 # Scope values are identifiers and host names; a bound keeps a bad request
 # from becoming a huge stored string.
 MAX_SCOPE_VALUE = 255
+MAX_NAME = 255
+# 1 PiB: above any disk, and exact in every JSON client (< 2**53).
+MAX_BYTES = 2 ** 50
+MAX_AGE_DAYS = 36500
 
 
 class PolicyError(ValueError):
@@ -73,6 +77,8 @@ class Policy:
         """Raise PolicyError with a message naming the first bad field."""
         if not isinstance(self.name, str) or not self.name.strip():
             raise PolicyError('name must be a non-empty string')
+        if len(self.name) > MAX_NAME:
+            raise PolicyError('name is longer than %d characters' % MAX_NAME)
         if self.scope_kind not in SCOPE_KINDS:
             raise PolicyError('unknown scope kind %r; expected one of %s'
                               % (self.scope_kind, ', '.join(SCOPE_KINDS)))
@@ -100,6 +106,9 @@ class Policy:
             if value <= 0:
                 raise PolicyError('%s must be greater than zero (got %d)'
                                   % (field, value))
+            if value > MAX_BYTES:
+                raise PolicyError('%s must be at most %d (got %d)'
+                                  % (field, MAX_BYTES, value))
         if self.keep_bytes > self.max_bytes:
             raise PolicyError(
                 'keep_bytes (%d) must not exceed max_bytes (%d)'
@@ -108,9 +117,11 @@ class Policy:
             raise PolicyError('backups must be an integer from 0 to %d '
                               '(got %r)' % (MAX_BACKUPS, self.backups))
         if self.max_age_days is not None and (
-                not _is_int(self.max_age_days) or self.max_age_days <= 0):
-            raise PolicyError('max_age_days must be a positive integer or '
-                              'null (got %r)' % (self.max_age_days,))
+                not _is_int(self.max_age_days)
+                or not 0 < self.max_age_days <= MAX_AGE_DAYS):
+            raise PolicyError('max_age_days must be an integer from 1 to %d '
+                              'or null (got %r)'
+                              % (MAX_AGE_DAYS, self.max_age_days))
         if self.mode not in MODES:
             raise PolicyError('unknown mode %r; expected one of %s'
                               % (self.mode, ', '.join(MODES)))

@@ -10,7 +10,12 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Census of a target: rows and soft-deleted rows per table, by age."""
+"""Census of a target: rows, soft-deleted rows by age, archived rows.
+
+Archived rows are those in a table's nova-style ``shadow_<table>`` twin:
+a census reports them beside the table, and does not count them as
+soft-deleted rows of their own.
+"""
 
 import datetime
 
@@ -22,6 +27,7 @@ import sqlalchemy as sa
 BUCKETS = (('lt_30d', 0), ('30_90d', 30), ('90_365d', 90), ('gt_365d', 365))
 UNKNOWN_AGE = 'unknown_age'
 BUCKET_NAMES = tuple(name for name, _ in BUCKETS) + (UNKNOWN_AGE,)
+SHADOW_PREFIX = 'shadow_'
 
 
 class SoftDelete:
@@ -133,11 +139,13 @@ def _as_int(value):
 
 def census(engine, target=None, profile='generic', statement_timeout=None,
            on_table=None, now=None):
-    """Count rows and soft-deleted rows of every table of ``engine``.
+    """Count rows, soft-deleted and archived rows of every table.
 
     Read only: reflection and one aggregate SELECT per table, in a
     read-only transaction that is rolled back. Table and column names
-    come from reflection only.
+    come from reflection only. A table with a ``shadow_<table>`` twin
+    reports the twin's row count as ``archived`` (None without a twin);
+    the twin itself reports ``shadow_of`` and no soft-deleted rows.
 
     :param engine: SQLAlchemy engine of the target; the caller owns it.
     :param on_table: called as ``on_table(done, total, name)`` before each
@@ -153,11 +161,12 @@ def census(engine, target=None, profile='generic', statement_timeout=None,
             _begin_read_only(conn, statement_timeout)
             inspector = sa.inspect(conn)
             names = sorted(inspector.get_table_names())
+            shadows = _shadow_twins(names)
             for done, name in enumerate(names):
                 if on_table is not None:
                     on_table(done, len(names), name)
                 tables.append(_count_table(conn, inspector, name, profile,
-                                           now))
+                                           now, shadows.get(name)))
             if on_table is not None:
                 on_table(len(names), len(names), None)
         finally:
@@ -165,6 +174,7 @@ def census(engine, target=None, profile='generic', statement_timeout=None,
             # The read-only guards are session state (query_only, the
             # statement time limit); never hand them back to the pool.
             conn.invalidate()
+    _add_archived(tables)
     return {
         'target': target,
         'profile': profile,
@@ -174,15 +184,38 @@ def census(engine, target=None, profile='generic', statement_timeout=None,
     }
 
 
-def _count_table(conn, inspector, name, profile, now):
+def _shadow_twins(names):
+    """{shadow table: its source table} for the shadows whose source exists.
+
+    A ``shadow_x`` without an ``x`` is an ordinary table.
+    """
+    present = set(names)
+    return {name: name[len(SHADOW_PREFIX):] for name in names
+            if name.startswith(SHADOW_PREFIX) and
+            name[len(SHADOW_PREFIX):] in present}
+
+
+def _add_archived(tables):
+    # From the shadows' own counts: no query beyond one per table.
+    archived = {entry['shadow_of']: entry['rows'] for entry in tables
+                if entry['shadow_of'] is not None}
+    for entry in tables:
+        entry['archived'] = (None if entry['shadow_of'] is not None
+                             else archived.get(entry['name']))
+
+
+def _count_table(conn, inspector, name, profile, now, shadow_of=None):
     columns = inspector.get_columns(name)
-    soft_delete = classify(columns, profile)
+    # Rows of a shadow table were archived, not soft-deleted: they keep
+    # their deleted flag, but counting them again would hide the effect
+    # of an archive.
+    soft_delete = None if shadow_of else classify(columns, profile)
     table = sa.table(name, *[sa.column(c['name'], c['type'])
                              for c in columns])
     row = conn.execute(count_query(table, soft_delete, now)).mappings().one()
     entry = {'name': name, 'rows': _as_int(row['rows']),
              'soft_deleted': None, 'age_buckets': None,
-             'soft_delete_column': None}
+             'soft_delete_column': None, 'shadow_of': shadow_of}
     if soft_delete is not None:
         entry['soft_deleted'] = _as_int(row['soft_deleted'])
         entry['soft_delete_column'] = soft_delete.column
@@ -211,4 +244,5 @@ def _totals(tables):
             'tables_with_soft_delete': with_soft_delete,
             'rows': sum(entry['rows'] for entry in tables),
             'soft_deleted': soft_deleted,
+            'archived': sum(entry['archived'] or 0 for entry in tables),
             'age_buckets': buckets}

@@ -42,3 +42,14 @@ class DbTestCase(TestCase):
         super().setUp()
         self.database = self.useFixture(db_fixture.Database())
         self.dbapi = db_api.get_instance()
+
+    @staticmethod
+    def all_pages(list_rows, limit, **kwargs):
+        """Every row of a dbapi listing, ``limit`` a page, by marker."""
+        rows, marker = [], None
+        while True:
+            page = list_rows(limit=limit, marker=marker, **kwargs)
+            if not page:
+                return rows
+            rows.extend(page)
+            marker = page[-1].uuid

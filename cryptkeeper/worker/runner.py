@@ -46,7 +46,8 @@ class JobRun:
     lease and publishes progress. What happens at the end depends on why
     the runner stopped:
 
-    * it returned: the job succeeded;
+    * it returned: the job succeeded, or ended ``partial`` when its
+      result says ``"outcome": "partial"`` (with a ``reason``);
     * it raised: the job failed, with a message that carries no secret;
     * the job was cancelled: the job ends ``cancelled``;
     * the lease was lost: another worker owns the job now, so this one
@@ -112,6 +113,11 @@ class JobRun:
             LOG.info('Job %s left to be taken over after its lease '
                      'expires: this worker is stopping', self.job.uuid)
             return None
+        if isinstance(result, dict) and result.get('outcome') == 'partial':
+            # Finished, but with work left undone: never 'succeeded'.
+            return self._finish(
+                'partial', result, timing, outcome='failure',
+                reason=result.get('reason') or 'the job left work undone')
         return self._finish('succeeded', result, timing)
 
     def _heartbeat(self):
@@ -143,8 +149,8 @@ class JobRun:
                        attempt=self.job.attempts,
                        lease_version=self.job.lease_version,
                        job_type=self.job.type, target=self.job.target,
-                       progress=snapshot)
-        if state == 'succeeded':
+                       params=self.job.params or {}, progress=snapshot)
+        if state in ('succeeded', 'partial'):
             details['summary'] = self.job_type.summary(result)
         audit = records.entry(job_context(self.job), 'job.finish',
                               outcome=outcome, reason=reason,

@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The worker service: a job loop and a target-reachability loop."""
+"""The worker service: job, target-reachability and schedule loops."""
 
 import os
 import signal
@@ -25,6 +25,7 @@ from cryptkeeper.db import api as db_api
 from cryptkeeper.worker import jobs
 from cryptkeeper.worker import progress as ck_progress
 from cryptkeeper.worker import runner
+from cryptkeeper.worker import scheduler
 from cryptkeeper.worker import targets
 
 CONF = conf.CONF
@@ -58,21 +59,22 @@ class Worker:
     # Life cycle
 
     def start(self):
-        """Start the job and target loops and return."""
+        """Start the job, target and schedule loops and return."""
         if self._threads:
             raise RuntimeError('worker %s already started' % self.worker_id)
         self._stopping.clear()
         LOG.info('Worker %s starting; job types: %s', self.worker_id,
                  ', '.join(jobs.names()))
         for name, loop in (('jobs', self._job_loop),
-                           ('targets', self._target_loop)):
+                           ('targets', self._target_loop),
+                           ('schedules', self._schedule_loop)):
             thread = threading.Thread(target=loop, daemon=True,
                                       name='%s-%s' % (name, self.worker_id))
             thread.start()
             self._threads.append(thread)
 
     def stop(self, timeout=30):
-        """Stop both loops; wait up to ``timeout`` seconds for each."""
+        """Stop the loops; wait up to ``timeout`` seconds for each."""
         self._stopping.set()
         with self._current_lock:
             if self._current is not None:
@@ -157,3 +159,11 @@ class Worker:
                 LOG.exception('Worker %s: target check error',
                               self.worker_id)
             self._stopping.wait(CONF.worker.target_check_interval)
+
+    # Schedules
+
+    def _schedule_loop(self):
+        # A thread of its own, so a long purge job in the job loop never
+        # delays a schedule that falls due meanwhile.
+        scheduler.run(self.dbapi, self.worker_id, self._stopping,
+                      CONF.worker.poll_interval)

@@ -34,11 +34,24 @@ class ResourceController(rest.RestController):
     """A controller of one resource collection, with no children.
 
     pecan would hand the id of ``POST /v1/jobs/<id>`` to ``post()`` as
-    its body; there is no such route, so it is a 405.
+    its body, and so would a custom action that only answers GET; there
+    is no such route, so it is a 405.
     """
 
     def _handle_post(self, method, remainder, request=None):
         parts = [p for p in remainder if p]
-        if parts and parts[-1] not in self._custom_actions:
+        if parts and 'POST' not in self._custom_actions.get(parts[-1], ()):
             pecan.abort(405)
         return super()._handle_post(method, remainder, request)
+
+    # DELETE and PATCH name one member; on the collection itself there
+    # is no such route, whereas pecan would call them without an id.
+    def _handle_delete(self, method, remainder, request=None):
+        if not [p for p in remainder if p]:
+            pecan.abort(405)
+        return super()._handle_delete(method, remainder, request)
+
+    def _handle_unknown_method(self, method, remainder, request=None):
+        if method == 'patch' and not [p for p in remainder if p]:
+            pecan.abort(405)
+        return super()._handle_unknown_method(method, remainder, request)

@@ -14,9 +14,13 @@
 
 import itertools
 
+from cryptkeeper.common.policies import agent
 from cryptkeeper.common.policies import audit
 from cryptkeeper.common.policies import base
+from cryptkeeper.common.policies import console_log
+from cryptkeeper.common.policies import console_policy
 from cryptkeeper.common.policies import job
+from cryptkeeper.common.policies import schedule
 from cryptkeeper.common.policies import target
 
 
@@ -26,4 +30,8 @@ def list_rules():
         job.list_rules(),
         audit.list_rules(),
         target.list_rules(),
+        schedule.list_rules(),
+        console_policy.list_rules(),
+        console_log.list_rules(),
+        agent.list_rules(),
     )

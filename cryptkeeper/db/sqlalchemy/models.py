@@ -118,3 +118,150 @@ class TargetState(models.TimestampMixin, Base):
     reachable = sa.Column(sa.Boolean, nullable=False)
     checked_at = sa.Column(sa.DateTime, nullable=False)
     error = sa.Column(sa.Text)
+
+
+class PurgeBatch(models.TimestampMixin, Base):
+    """One batch of a purge job, journalled before any row of it moves.
+
+    A batch is ``prepared`` before it is copied or deleted and ``done``
+    once the source delete committed, so a job taken over after a crash
+    knows exactly which rows it has moved (see purge/journal.py).
+    """
+
+    __tablename__ = 'purge_batches'
+    __table_args__ = (
+        sa.UniqueConstraint('job_uuid', 'scope', 'seq',
+                            name='uniq_purge_batches0job_uuid0scope0seq'),
+        sa.Index('purge_batches_job_state_idx', 'job_uuid', 'state'),
+    )
+
+    id = sa.Column(BigId, primary_key=True, autoincrement=True)
+    job_uuid = sa.Column(sa.String(36), nullable=False)
+    # The target the rows came from: a job fanned out over the cells of
+    # a nova API database keeps one journal per cell.
+    scope = sa.Column(sa.String(255), nullable=False)
+    seq = sa.Column(sa.Integer, nullable=False)
+    state = sa.Column(sa.String(16), nullable=False)
+    root = sa.Column(sa.String(255), nullable=False)
+    marker = sa.Column(db_types.JsonEncodedList())
+    # The primary keys of every row of the batch: up to batch_size roots
+    # and all their dependents, beyond TEXT's 64 KiB on MySQL.
+    keys = sa.Column(db_types.JsonEncodedDict(mysql_as_medium=True))
+    counts = sa.Column(db_types.JsonEncodedDict())
+    checksums = sa.Column(db_types.JsonEncodedDict())
+    location = sa.Column(db_types.JsonEncodedDict())
+    followup = sa.Column(db_types.JsonEncodedDict(mysql_as_medium=True))
+
+
+class Schedule(models.TimestampMixin, Base):
+    """A recurring job: a cron expression and the job it creates."""
+
+    __tablename__ = 'schedules'
+    __table_args__ = (
+        sa.UniqueConstraint('uuid', name='uniq_schedules0uuid'),
+        sa.UniqueConstraint('name', name='uniq_schedules0name'),
+        # What every worker's scheduler asks on each poll.
+        sa.Index('schedules_enabled_next_run_idx', 'enabled', 'next_run_at'),
+        sa.Index('schedules_created_at_idx', 'created_at'),
+    )
+
+    id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
+    uuid = sa.Column(sa.String(36), nullable=False)
+    name = sa.Column(sa.String(255), nullable=False)
+    cron = sa.Column(sa.String(255), nullable=False)
+    enabled = sa.Column(sa.Boolean, nullable=False, default=True)
+    job_type = sa.Column(sa.String(32), nullable=False)
+    target = sa.Column(sa.String(255), nullable=False)
+    params = sa.Column(db_types.JsonEncodedDict(mysql_as_medium=True))
+    # Compared and set by the worker that fires the schedule, so exactly
+    # one of several workers creates the job of each due time.
+    next_run_at = sa.Column(sa.DateTime)
+    last_run_at = sa.Column(sa.DateTime)
+    last_job_id = sa.Column(sa.String(36))
+    created_by = sa.Column(sa.String(255))
+    project_id = sa.Column(sa.String(255))
+
+
+class Agent(models.TimestampMixin, Base):
+    """A compute-host agent, known from its heartbeats."""
+
+    __tablename__ = 'agents'
+    __table_args__ = (
+        sa.UniqueConstraint('host', name='uniq_agents0host'),
+    )
+
+    id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
+    host = sa.Column(sa.String(255), nullable=False)
+    version = sa.Column(sa.String(64))
+    tasks = sa.Column(db_types.JsonEncodedList())
+    # What the agent says of itself: instances_path, interval, shared
+    # storage; a change is audited, a plain heartbeat is not.
+    info = sa.Column(db_types.JsonEncodedDict())
+    first_seen_at = sa.Column(sa.DateTime, nullable=False)
+    last_seen_at = sa.Column(sa.DateTime, nullable=False)
+    last_sweep = sa.Column(db_types.JsonEncodedDict())
+    last_sweep_at = sa.Column(sa.DateTime)
+
+
+class ConsolePolicy(models.TimestampMixin, Base):
+    """A size limit for the console logs of one scope."""
+
+    __tablename__ = 'console_policies'
+    __table_args__ = (
+        sa.UniqueConstraint('uuid', name='uniq_console_policies0uuid'),
+        sa.UniqueConstraint('name', name='uniq_console_policies0name'),
+        # One policy per scope: two would make the choice ambiguous.
+        sa.UniqueConstraint('scope_kind', 'scope_value',
+                            name='uniq_console_policies0scope'),
+    )
+
+    id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
+    uuid = sa.Column(sa.String(36), nullable=False)
+    name = sa.Column(sa.String(255), nullable=False)
+    scope_kind = sa.Column(sa.String(16), nullable=False)
+    # '' for the global scope: NULLs never collide in a unique constraint.
+    scope_value = sa.Column(sa.String(255), nullable=False, default='')
+    max_bytes = sa.Column(sa.BigInteger, nullable=False)
+    keep_bytes = sa.Column(sa.BigInteger, nullable=False)
+    backups = sa.Column(sa.Integer, nullable=False, default=0)
+    max_age_days = sa.Column(sa.Integer)
+    mode = sa.Column(sa.String(16), nullable=False)
+    enabled = sa.Column(sa.Boolean, nullable=False, default=True)
+    created_by = sa.Column(sa.String(255))
+    project_id = sa.Column(sa.String(255))
+
+
+class ConsoleLog(models.TimestampMixin, Base):
+    """What the agents last saw of one instance's console log."""
+
+    __tablename__ = 'console_logs'
+    __table_args__ = (
+        sa.UniqueConstraint('instance', name='uniq_console_logs0instance'),
+        sa.Index('console_logs_host_idx', 'host'),
+        sa.Index('console_logs_reported_by_idx', 'reported_by',
+                 'measured_at'),
+        sa.Index('console_logs_allocated_idx', 'allocated_bytes'),
+        sa.Index('console_logs_apparent_idx', 'apparent_bytes'),
+        sa.Index('console_logs_runaway_idx', 'runaway'),
+    )
+
+    id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
+    instance = sa.Column(sa.String(36), nullable=False)
+    # Where the instance runs when known; on shared storage only the
+    # agent that sees the writer locally can say.
+    host = sa.Column(sa.String(255))
+    project = sa.Column(sa.String(255))
+    reported_by = sa.Column(sa.String(255), nullable=False)
+    path = sa.Column(sa.String(1024))
+    present = sa.Column(sa.Boolean, nullable=False, default=False)
+    apparent_bytes = sa.Column(sa.BigInteger, nullable=False, default=0)
+    allocated_bytes = sa.Column(sa.BigInteger, nullable=False, default=0)
+    rotated_bytes = sa.Column(sa.BigInteger, nullable=False, default=0)
+    growth_bytes_per_hour = sa.Column(sa.BigInteger)
+    runaway = sa.Column(sa.Boolean, nullable=False, default=False)
+    runaway_since = sa.Column(sa.DateTime)
+    holders = sa.Column(db_types.JsonEncodedDict())
+    problems = sa.Column(db_types.JsonEncodedList())
+    measured_at = sa.Column(sa.DateTime, nullable=False)
+    last_action = sa.Column(db_types.JsonEncodedDict())
+    last_action_at = sa.Column(sa.DateTime)

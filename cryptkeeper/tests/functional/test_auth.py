@@ -16,12 +16,11 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
+import uuid
 
 import fixtures
 import requests
@@ -29,6 +28,7 @@ import testtools.content
 
 from cryptkeeper.tests import base
 from cryptkeeper.tests.local_fixtures import keystone
+from cryptkeeper.tests.local_fixtures import processes
 
 # Routes that answer without a token: version discovery and the API
 # description.
@@ -36,25 +36,11 @@ PUBLIC = {('GET', '/'), ('GET', '/v1'), ('GET', '/v1/'),
           ('GET', '/v1/openapi.json')}
 METHODS = ('get', 'post', 'put', 'patch', 'delete')
 START_TIMEOUT = 60
-STOP_TIMEOUT = 10
 HTTP_TIMEOUT = 30
 
 
 class ApiError(Exception):
     """cryptkeeper-api could not be set up or started."""
-
-
-def _command(name):
-    # The console scripts of the interpreter running the tests, so a tox
-    # env or /work/venv tests its own install.
-    path = os.path.join(os.path.dirname(sys.executable), name)
-    if os.path.exists(path):
-        return path
-    found = shutil.which(name)
-    if not found:
-        raise ApiError(f'{name} is not installed next to {sys.executable} '
-                       f'nor on PATH; pip install -e . first')
-    return found
 
 
 def _make_demo_target(path):
@@ -73,36 +59,6 @@ def _make_demo_target(path):
         db.commit()
 
 
-def _clean_env(**extra):
-    # The CLI must authenticate only with what the test hands it.
-    env = {k: v for k, v in os.environ.items() if not k.startswith('OS_')}
-    env.update(extra)
-    return env
-
-
-def _start(cmd, log_path, cwd):
-    with open(log_path, 'ab') as log:
-        log.write(('\n$ {}\n'.format(' '.join(cmd))).encode())
-        log.flush()
-        # A session of its own, so a stop reaches every thread and child.
-        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, cwd=cwd,
-                                env=_clean_env(), start_new_session=True)
-
-
-def _stop(process):
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=STOP_TIMEOUT)
-
-
 class CryptkeeperApi(fixtures.Fixture):
     """cryptkeeper-api in a subprocess, authenticating against Keystone."""
 
@@ -114,12 +70,12 @@ class CryptkeeperApi(fixtures.Fixture):
         self.workdir = tempfile.mkdtemp(prefix='cryptkeeper-api-')
         self.addCleanup(shutil.rmtree, self.workdir, ignore_errors=True)
         self.log_path = os.path.join(self.workdir, 'api.log')
-        self.port = keystone.free_port()
+        self.port = processes.free_port()
         self.url = f'http://127.0.0.1:{self.port}'
         self.config_file = self._write_config()
-        self._run([_command('cryptkeeper-manage'), '--config-file',
-                   self.config_file, 'db', 'sync'],
-                  'cryptkeeper-manage db sync')
+        self._run(processes.command('cryptkeeper-manage') + [
+            '--config-file', self.config_file, 'db', 'sync'],
+            'cryptkeeper-manage db sync')
         self.keystone.register_endpoint(self.url)
         self._serve()
 
@@ -156,15 +112,16 @@ class CryptkeeperApi(fixtures.Fixture):
             log.flush()
             rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, timeout=300,
-                                cwd=self.workdir, env=_clean_env(),
+                                cwd=self.workdir, env=processes.clean_env(),
                                 check=False).returncode
         if rc != 0:
             raise ApiError(f'{what} exited {rc}\n{self._tail()}')
 
     def _serve(self):
-        cmd = [_command('cryptkeeper-api'), '--config-file', self.config_file]
-        self.process = _start(cmd, self.log_path, self.workdir)
-        self.addCleanup(_stop, self.process)
+        cmd = processes.command('cryptkeeper-api') + [
+            '--config-file', self.config_file]
+        self.process = processes.start(cmd, self.log_path, self.workdir)
+        self.addCleanup(processes.stop, self.process)
         deadline = time.monotonic() + START_TIMEOUT
         last = None
         while time.monotonic() < deadline:
@@ -190,10 +147,10 @@ class CryptkeeperWorker(fixtures.Fixture):
 
     def _setUp(self):
         self.log_path = os.path.join(self.api.workdir, 'worker.log')
-        self.process = _start([_command('cryptkeeper-worker'),
-                               '--config-file', self.api.config_file],
-                              self.log_path, self.api.workdir)
-        self.addCleanup(_stop, self.process)
+        cmd = processes.command('cryptkeeper-worker') + [
+            '--config-file', self.api.config_file]
+        self.process = processes.start(cmd, self.log_path, self.api.workdir)
+        self.addCleanup(processes.stop, self.process)
         self.addDetail('worker-log', testtools.content.content_from_file(
             self.log_path, buffer_now=False))
 
@@ -295,16 +252,49 @@ class TestAuth(base.TestCase):
         job = self.create_job()
         audit = self.admin('GET', '/v1/audit', params={'limit': 1})['audit']
         self.assertNotEqual([], audit, 'creating a job wrote no audit record')
+        # Every id-bearing route must find its resource, so the walk
+        # proves the policy check and not a 404. Names are unique per
+        # resource and each walk creates its own.
+        tag = uuid.uuid4().hex[:12]
+        schedule = self.admin('POST', '/v1/schedules', {
+            'name': 'walk-%s' % tag, 'cron': '0 3 * * *',
+            'job': {'type': 'purge', 'target': 'demo',
+                    'params': {'mode': 'plan', 'older_than': 30}}},
+            expect=201)
+        policy = self.admin('POST', '/v1/console-policies', {
+            'name': 'walk-%s' % tag,
+            'scope': {'kind': 'host', 'value': 'walk-%s' % tag},
+            'max_bytes': 1024 * 1024, 'keep_bytes': 1024}, expect=201)
+        # Admin may speak for an agent, as the agent routes allow.
+        host = 'walk-host-%s' % tag
+        instance = str(uuid.uuid4())
+        self.admin('POST', '/v1/agents/%s/heartbeat' % host,
+                   {'version': 'test', 'tasks': ['consolelog']})
+        self.admin('POST', '/v1/agents/%s/console-logs' % host, {
+            'console_logs': [{'instance': instance, 'present': True,
+                              'apparent_bytes': 10,
+                              'allocated_bytes': 4096,
+                              'measured_at': '2026-11-21T10:00:00Z'}]})
         return {'jobs': job['id'], 'audit': audit[0]['id'],
-                'targets': 'demo'}
+                'targets': 'demo', 'schedules': schedule['id'],
+                'console-policies': policy['id'],
+                'console-logs': instance, 'agents': host}
 
     @staticmethod
     def body_for(method, path):
+        if method == 'PATCH':
+            return {}
         if method != 'POST':
             return None
         if path == '/v1/jobs':
             return {'type': 'census', 'target': 'demo'}
         return {}
+
+    @staticmethod
+    def params_for(method, path):
+        if path == '/v1/console-policies/effective':
+            return {'instance': str(uuid.uuid4())}
+        return None
 
     def walk(self, token):
         """{(method, template): response} for every protected route."""
@@ -313,7 +303,8 @@ class TestAuth(base.TestCase):
         for method, template in self.protected_routes():
             path = self.fill(template, ids)
             results[(method, template)] = self.request(
-                method, path, token, self.body_for(method, template))
+                method, path, token, self.body_for(method, template),
+                params=self.params_for(method, template))
         return results
 
     def assertStatusEverywhere(self, expected, results, who):
@@ -429,8 +420,9 @@ class TestAuth(base.TestCase):
 
         No --os-endpoint: the client finds the API in Keystone's catalog.
         """
-        env = _clean_env(**{**self.keystone.os_environ(persona), **env})
-        command = [_command(program[0])] + list(program[1:])
+        env = processes.clean_env(**{**self.keystone.os_environ(persona),
+                                     **env})
+        command = processes.command(program[0]) + list(program[1:])
         return subprocess.run(command + list(args),
                               capture_output=True, text=True, env=env,
                               stdin=subprocess.DEVNULL, timeout=120,

@@ -29,6 +29,10 @@ LIVE = 7
 SOFT_DELETED_CHILDREN = (nova_data.NOVA_SOFT_DELETED_CHILDREN -
                          {'instance_extra', 'instance_info_caches'})
 BUCKETS = ('lt_30d', '30_90d', '90_365d', 'gt_365d')
+# Rows copied into a shadow table before the census, as an archive left
+# them: the census reports them as archived, not as soft-deleted.
+ARCHIVED_TABLE = 'instance_system_metadata'
+ARCHIVED = 7
 
 
 def expected_bucket(days):
@@ -62,7 +66,21 @@ class _NovaCensusTest(nova.NovaSchemaPerClass):
             cls.dbs.cell_engine, cls.dbs.api_engine, deleted=DELETED,
             live=LIVE, ages=AGES, now=now,
             soft_deleted_children=SOFT_DELETED_CHILDREN)
+        cls._copy_to_shadow(ARCHIVED_TABLE, ARCHIVED)
         cls.cell, cls.api = cls._census(now)
+
+    @classmethod
+    def _copy_to_shadow(cls, name, count):
+        meta = sa.MetaData()
+        engine = cls.dbs.cell_engine
+        source = sa.Table(name, meta, autoload_with=engine)
+        shadow = sa.Table('shadow_' + name, meta, autoload_with=engine)
+        cols = [c.name for c in source.columns]
+        rows = (sa.select(*[source.c[c] for c in cols])
+                .where(source.c.deleted != 0)
+                .order_by(source.c.id).limit(count))
+        with engine.begin() as conn:
+            conn.execute(shadow.insert().from_select(cols, rows))
 
     @classmethod
     def _census(cls, now):
@@ -134,9 +152,10 @@ class _NovaCensusTest(nova.NovaSchemaPerClass):
         before = by_name(self.cell_before)
         loaded = self.summary['cell']
         for name, entry in by_name(self.cell).items():
+            archived = ARCHIVED if name == 'shadow_' + ARCHIVED_TABLE else 0
             self.assertEqual(
-                before[name]['rows'] + loaded.get(name, {}).get('rows', 0),
-                entry['rows'], name)
+                before[name]['rows'] + loaded.get(name, {}).get('rows', 0) +
+                archived, entry['rows'], name)
         api_before = by_name(self.api_before)
         api_loaded = self.summary['api']
         for name, entry in by_name(self.api).items():
@@ -150,7 +169,7 @@ class _NovaCensusTest(nova.NovaSchemaPerClass):
         loaded = self.summary['cell']
         totals = self.cell['totals']
         self.assertEqual(self.cell_before['totals']['rows'] +
-                         sum(s['rows'] for s in loaded.values()),
+                         sum(s['rows'] for s in loaded.values()) + ARCHIVED,
                          totals['rows'])
         self.assertEqual(sum(s['soft_deleted'] for s in loaded.values()),
                          totals['soft_deleted'])
@@ -167,7 +186,30 @@ class _NovaCensusTest(nova.NovaSchemaPerClass):
         self.assertGreaterEqual(len(set(tables) - shadows), 55)
         self.assertGreaterEqual(len(shadows), 50)
         for name in shadows:
-            self.assertEqual(0, tables[name]['rows'], name)
+            expected = ARCHIVED if name == 'shadow_' + ARCHIVED_TABLE else 0
+            self.assertEqual(expected, tables[name]['rows'], name)
+
+    def test_archived_rows_per_table(self):
+        tables = by_name(self.cell)
+        shadows = {n for n in tables if n.startswith('shadow_')}
+        for name in shadows:
+            source = name[len('shadow_'):]
+            # Every nova shadow table has its source table.
+            self.assertEqual(source, tables[name]['shadow_of'], name)
+            self.assertIsNone(tables[name]['soft_deleted'], name)
+            expected = ARCHIVED if source == ARCHIVED_TABLE else 0
+            self.assertEqual(expected, tables[source]['archived'], source)
+        for name in set(tables) - shadows:
+            if 'shadow_' + name not in tables:
+                self.assertIsNone(tables[name]['archived'], name)
+        self.assertEqual(ARCHIVED, self.cell['totals']['archived'])
+        # The copies kept their deleted flag, yet the table's soft-deleted
+        # count is its own rows only.
+        self.assertEqual(self.summary['cell'][ARCHIVED_TABLE]['soft_deleted'],
+                         tables[ARCHIVED_TABLE]['soft_deleted'])
+        self.assertEqual(0, self.cell_before['totals']['archived'])
+        for entry in self.api['tables']:
+            self.assertIsNone(entry['archived'], entry['name'])
 
     def test_api_db_has_no_soft_delete(self):
         # The API DB hard-deletes: no table of it has a deleted column.

@@ -14,7 +14,6 @@
 
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import fixtures
 import requests
 
 from cryptkeeper.tests import base
+from cryptkeeper.tests.local_fixtures import processes
 
 # Bounded so the run stays near a minute; raise it to fuzz harder.
 EXAMPLES = int(os.environ.get('CRYPTKEEPER_FUZZ_EXAMPLES', '40'))
@@ -42,18 +42,15 @@ targets = demo
 auth_strategy = noauth
 host = 127.0.0.1
 port = %(port)d
+# Big enough that a report breaking the schema's maxItems reaches the
+# validation (a 400) instead of stopping at the body limit (a 413).
+max_request_body_size = 4194304
 [database]
 connection = sqlite:///%(tmp)s/cryptkeeper.sqlite
 [target:demo]
 profile = generic
 connection = sqlite:///%(tmp)s/demo.sqlite
 """
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def _demo_database(path):
@@ -71,7 +68,7 @@ class FuzzTestCase(base.TestCase):
         self.useFixture(fixtures.Timeout(600, gentle=True))
         self.tmp = self.useFixture(fixtures.TempDir()).path
         _demo_database(os.path.join(self.tmp, 'demo.sqlite'))
-        port = _free_port()
+        port = processes.free_port()
         self.url = 'http://127.0.0.1:%d' % port
         config = os.path.join(self.tmp, 'cryptkeeper.conf')
         with open(config, 'w') as f:

@@ -19,10 +19,7 @@ DDL would in production), so the census waits on that table, heartbeat
 going, until the test lets go.
 """
 
-import os
 import signal
-import subprocess
-import sys
 
 from oslo_utils import timeutils
 from oslo_utils import uuidutils
@@ -32,10 +29,9 @@ from sqlalchemy import event
 from cryptkeeper.audit import records
 from cryptkeeper.audit import verify
 from cryptkeeper.common import exception
-from cryptkeeper.db import api as db_api
-from cryptkeeper.db.sqlalchemy import migration
 from cryptkeeper.purge import census
 from cryptkeeper.tests.functional import db_base
+from cryptkeeper.tests.functional import workers
 from cryptkeeper.tests.unit.worker import helpers
 from cryptkeeper.tests.unit.worker import target_schema
 
@@ -43,47 +39,24 @@ LOCKED_TABLE = 'stack'
 READS = ('SELECT', 'SHOW', 'SET', 'START TRANSACTION', 'DESCRIBE')
 
 
-def _worker_command(config_file):
-    script = os.path.join(os.path.dirname(sys.executable),
-                          'cryptkeeper-worker')
-    if os.path.exists(script):
-        return [script, '--config-file', config_file]
-    return [sys.executable, '-m', 'cryptkeeper.cmd.worker',
-            '--config-file', config_file]
-
-
-class _WorkerProcesses:
+class _WorkerProcesses(workers.WorkerProcessMixin):
     """Shared set-up: cryptkeeper's schema, a target database, config."""
 
     def setUp(self):
         super().setUp()
-        migration.upgrade('head', engine=self.engine)
-        self.dbapi = db_api.get_instance()
-        self.url = self.engine.url.render_as_string(hide_password=False)
         self.target_url = self._create_target_database()
         target = sa.create_engine(self.target_url)
         self.expected = target_schema.build(target, extra_tables=3,
                                             now=timeutils.utcnow())
         target.dispose()
-        self.state = self.conf_fixture.state_path
-        self.config_file = os.path.join(self.state, 'worker.conf')
-        with open(self.config_file, 'w') as f:
-            f.write('[DEFAULT]\nstate_path = %s\ntargets = demo\n'
-                    '[database]\nconnection = %s\n'
-                    '[worker]\nlease_time = 5\nheartbeat_interval = 1\n'
-                    'poll_interval = 0.2\ntarget_check_interval = 3600\n'
-                    '[target:demo]\nprofile = generic\nconnection = %s\n'
-                    % (self.state, self.url, self.target_url))
-
-    def _admin(self):
-        return self.engine.execution_options(isolation_level='AUTOCOMMIT')
+        self._write_worker_config(
+            {'demo': ('generic', self.target_url, None)})
 
     def _create_target_database(self):
         name = 'ck_tgt_%s' % uuidutils.generate_uuid(dashed=False)[:10]
         with self._admin().connect() as conn:
             conn.exec_driver_sql('CREATE DATABASE %s' % name)
         self.addCleanup(self._drop_database, name)
-        self.target_db = name
         return self.engine.url.set(database=name).render_as_string(
             hide_password=False)
 
@@ -95,32 +68,12 @@ class _WorkerProcesses:
             else:
                 conn.exec_driver_sql('DROP DATABASE IF EXISTS %s' % name)
 
-    def _start_worker(self, n):
-        log = open(os.path.join(self.state, 'worker-%d.log' % n), 'w')
-        self.addCleanup(log.close)
-        proc = subprocess.Popen(_worker_command(self.config_file),
-                                stdout=log, stderr=subprocess.STDOUT)
-        self.addCleanup(self._reap, proc)
-        return proc
-
-    def _reap(self, proc):
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(helpers.WAIT)
-
     def _create_jobs(self, count):
         ctx = self.context
         return [self.dbapi.create_job(
             {'type': 'census', 'target': 'demo', 'created_by': ctx.user_id,
              'project_id': ctx.project_id, 'request_id': ctx.request_id},
             records.entry(ctx, 'job.create')) for _ in range(count)]
-
-    def _job(self, job):
-        return self.dbapi.get_job(job.uuid)
-
-    def _actions(self, job):
-        return list(self.dbapi.list_audit(
-            filters={'resource_id': job.uuid}))
 
     def _assert_census(self, result):
         got = {t['name']: (t['rows'], t['soft_deleted'], t['age_buckets'],
@@ -243,7 +196,7 @@ class _WorkerProcesses:
                 'SELECT count(*) FROM instances').scalar())
 
     def test_census_as_select_only_user(self):
-        url = self._select_only_url()
+        url = self._select_only_url(self.target_url)
         engine = sa.create_engine(url)
         self.addCleanup(engine.dispose)
         with engine.connect() as conn:
@@ -259,51 +212,6 @@ class _WorkerProcesses:
         writes = [s for s in seen
                   if not s.lstrip().upper().startswith(READS)]
         self.assertEqual([], writes)
-
-    def _select_only_url(self):
-        user = 'ckro_%s' % uuidutils.generate_uuid(dashed=False)[:8]
-        password = uuidutils.generate_uuid(dashed=False)
-        if self.engine.dialect.name == 'postgresql':
-            with self._admin().connect() as conn:
-                conn.exec_driver_sql("CREATE ROLE %s LOGIN PASSWORD '%s'"
-                                     % (user, password))
-                conn.exec_driver_sql('GRANT CONNECT ON DATABASE %s TO %s'
-                                     % (self.target_db, user))
-            self.addCleanup(self._drop_pg_role, user)
-            target = sa.create_engine(self.target_url,
-                                      isolation_level='AUTOCOMMIT')
-            with target.connect() as conn:
-                conn.exec_driver_sql('GRANT USAGE ON SCHEMA public TO %s'
-                                     % user)
-                conn.exec_driver_sql('GRANT SELECT ON ALL TABLES IN SCHEMA '
-                                     'public TO %s' % user)
-            target.dispose()
-        else:
-            with self._admin().connect() as conn:
-                # exec_driver_sql hands the text to PyMySQL's %-format.
-                for host in ('%%', 'localhost'):
-                    conn.exec_driver_sql(
-                        "CREATE USER '%s'@'%s' IDENTIFIED BY '%s'"
-                        % (user, host, password))
-                    conn.exec_driver_sql("GRANT SELECT ON %s.* TO '%s'@'%s'"
-                                         % (self.target_db, user, host))
-            self.addCleanup(self._drop_mysql_user, user)
-        return sa.engine.make_url(self.target_url).set(
-            username=user, password=password).render_as_string(
-                hide_password=False)
-
-    def _drop_pg_role(self, user):
-        # After the target database (cleanups run in reverse), whose
-        # grants go with it.
-        self._drop_database(self.target_db)
-        with self._admin().connect() as conn:
-            conn.exec_driver_sql('DROP ROLE IF EXISTS %s' % user)
-
-    def _drop_mysql_user(self, user):
-        with self._admin().connect() as conn:
-            for host in ('%%', 'localhost'):
-                conn.exec_driver_sql("DROP USER IF EXISTS '%s'@'%s'"
-                                     % (user, host))
 
 
 class TestWorkerMySQL(db_base.MySQLMixin, _WorkerProcesses,

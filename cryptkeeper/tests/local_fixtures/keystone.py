@@ -37,7 +37,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -49,6 +48,7 @@ from keystoneauth1 import session as ks_session
 import requests
 
 from cryptkeeper.tests.local_fixtures import cached_venv
+from cryptkeeper.tests.local_fixtures import processes
 
 KEYSTONE_REQUIREMENT = 'keystone>=30,<31'
 GUNICORN_REQUIREMENT = 'gunicorn>=22'
@@ -63,7 +63,6 @@ INSTALL_TIMEOUT = 900
 # keystone-manage on SQLite finishes in seconds; this bounds a hang.
 MANAGE_TIMEOUT = 300
 START_TIMEOUT = 60
-STOP_TIMEOUT = 10
 LOG_TAIL_LINES = cached_venv.LOG_TAIL_LINES
 
 _VENV_ENV = 'CRYPTKEEPER_KEYSTONE_VENV'
@@ -97,13 +96,6 @@ def default_venv_path():
 def skip_allowed():
     """Whether a missing Keystone may be a skip rather than a failure."""
     return cached_venv.skip_allowed(_SKIP_ENV)
-
-
-def free_port(host='127.0.0.1'):
-    """A TCP port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 log_tail = cached_venv.log_tail
@@ -220,7 +212,7 @@ class KeystoneFixture(fixtures.Fixture):
         self.workdir = tempfile.mkdtemp(prefix='cryptkeeper-keystone-')
         self.addCleanup(shutil.rmtree, self.workdir, ignore_errors=True)
         self.log_path = os.path.join(self.workdir, 'keystone.log')
-        self.port = free_port(self.host)
+        self.port = processes.free_port(self.host)
         self.base_url = f'http://{self.host}:{self.port}'
         self.auth_url = self.base_url + '/v3'
         self.config_file = self._write_config()
@@ -374,14 +366,7 @@ class KeystoneFixture(fixtures.Fixture):
         proc = self.process
         if proc is None or proc.poll() is not None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=STOP_TIMEOUT)
+        processes.stop(proc)
         # The worker may outlive an arbiter that died first.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)

@@ -15,6 +15,7 @@
 import abc
 
 from cryptkeeper.worker.jobs import census
+from cryptkeeper.worker.jobs import purge
 
 
 class JobType(metaclass=abc.ABCMeta):
@@ -60,7 +61,24 @@ class CensusJob(JobType):
         return census.secrets(job)
 
 
-_REGISTRY = {job_type.name: job_type for job_type in (CensusJob(),)}
+class PurgeJob(JobType):
+    name = 'purge'
+
+    def initial_progress(self):
+        return purge.initial_progress()
+
+    def run(self, job, progress):
+        return purge.run(job, progress)
+
+    def summary(self, result):
+        return purge.summary(result)
+
+    def secrets(self, job):
+        return purge.secrets(job)
+
+
+_REGISTRY = {job_type.name: job_type
+             for job_type in (CensusJob(), PurgeJob())}
 
 
 def get(name):

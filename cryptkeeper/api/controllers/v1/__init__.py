@@ -18,15 +18,20 @@ from wsme import types as wtypes
 import wsmeext.pecan as wsme_pecan
 
 from cryptkeeper.api.controllers import link
+from cryptkeeper.api.controllers.v1 import agent
 from cryptkeeper.api.controllers.v1 import audit
+from cryptkeeper.api.controllers.v1 import console_log
+from cryptkeeper.api.controllers.v1 import console_policy
 from cryptkeeper.api.controllers.v1 import job
+from cryptkeeper.api.controllers.v1 import schedule
 from cryptkeeper.api.controllers.v1 import target
 from cryptkeeper.api import openapi
 from cryptkeeper import conf
 
 CONF = conf.CONF
 
-RESOURCES = ('jobs', 'audit', 'targets')
+RESOURCES = ('jobs', 'audit', 'targets', 'schedules', 'console-policies',
+             'console-logs', 'agents')
 
 
 class Resource(wtypes.Base):
@@ -66,6 +71,8 @@ class Controller(rest.RestController):
     jobs = job.JobsController()
     audit = audit.AuditController()
     targets = target.TargetsController()
+    schedules = schedule.SchedulesController()
+    agents = agent.AgentsController()
 
     @wsme_pecan.wsexpose(V1)
     def get(self):
@@ -83,3 +90,7 @@ class Controller(rest.RestController):
 # A route name that is no Python identifier; the custom action above
 # finds it by this name.
 setattr(Controller, 'openapi.json', Controller.openapi_json)
+# Collections whose names are no Python identifiers either.
+setattr(Controller, 'console-policies',
+        console_policy.ConsolePoliciesController())
+setattr(Controller, 'console-logs', console_log.ConsoleLogsController())

@@ -142,16 +142,11 @@ class AuditController(base.ResourceController):
                                                    records.OUTCOMES)
         filters['since'] = utils.parse_time('since', since)
         filters['until'] = utils.parse_time('until', until)
-        limit = utils.validate_limit(limit)
-        utils.validate_sort(sort_key, sort_dir, db_api.AUDIT_SORT_KEYS)
-        utils.validate_id('marker', marker)
-        try:
-            rows = pecan.request.dbapi.list_audit(
-                filters=filters, limit=limit + 1, marker=marker,
-                sort_key=sort_key, sort_dir=sort_dir)
-        except exception.AuditRecordNotFound:
-            raise exception.Invalid(reason='marker %s is not an audit '
-                                    'record.' % marker) from None
+        limit, rows = collection.fetch(
+            pecan.request.dbapi.list_audit, limit, marker, sort_key,
+            sort_dir, db_api.AUDIT_SORT_KEYS, exception.AuditRecordNotFound,
+            'an audit record', check_marker=utils.validate_id,
+            filters=filters)
         items = [AuditRecord.convert(r) for r in rows]
         return AuditCollection.page(items, limit, 'audit', lambda r: r.id)
 

@@ -19,6 +19,8 @@ from wsme import types as wtypes
 
 from cryptkeeper.api.controllers import base
 from cryptkeeper.api.controllers import link
+from cryptkeeper.api.controllers.v1 import utils
+from cryptkeeper.common import exception
 
 
 class Collection(base.APIBase):
@@ -44,3 +46,25 @@ class Collection(base.APIBase):
             coll.next = link.build_url(
                 'v1', resource, query=parse.urlencode(params))
         return coll
+
+
+def fetch(list_rows, limit, marker, sort_key, sort_dir, sort_keys,
+          not_found, what, check_marker=utils.validate_uuid, **list_args):
+    """Validate the paging of a GET and fetch one page of rows, plus one.
+
+    ``list_rows`` is the dbapi's list method, called with ``list_args``
+    (the filters) besides the paging. Returns the page size and the rows,
+    for ``Collection.page``. A marker naming nothing is the client's
+    mistake: 400 saying the marker ``is not <what>``, rather than the 404
+    of the resource it does not name.
+    """
+    limit = utils.validate_limit(limit)
+    utils.validate_sort(sort_key, sort_dir, sort_keys)
+    check_marker('marker', marker)
+    try:
+        rows = list_rows(limit=limit + 1, marker=marker, sort_key=sort_key,
+                         sort_dir=sort_dir, **list_args)
+    except not_found:
+        raise exception.Invalid(reason='marker %s is not %s.'
+                                % (marker, what)) from None
+    return limit, rows

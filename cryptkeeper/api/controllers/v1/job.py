@@ -14,6 +14,7 @@
 
 import datetime
 
+from oslo_utils import timeutils
 import pecan
 from wsme import types as wtypes
 import wsmeext.pecan as wsme_pecan
@@ -29,11 +30,22 @@ from cryptkeeper.common import policy
 from cryptkeeper import conf
 from cryptkeeper.conf import targets
 from cryptkeeper.db import api as db_api
+from cryptkeeper.purge import errors as purge_errors
+from cryptkeeper.purge import journal as purge_journal
+from cryptkeeper.purge import params as purge_params
+from cryptkeeper.purge import profiles
 
 CONF = conf.CONF
 
 # Job types and the parameters each accepts; census takes none.
-JOB_PARAMS = {'census': ()}
+JOB_PARAMS = {'census': (), 'purge': purge_params.Params.KEYS}
+# Purge parameters may also sit at the top level of the body, beside
+# type and target: {"type": "purge", "target": "nova", "mode": "archive"}.
+TOP_LEVEL_PARAMS = JOB_PARAMS['purge']
+# Jobs whose archive a restore may put back.
+# An archive job that failed or was cancelled part way still archived
+# whole batches; they must be restorable too. A job still running is not.
+RESTORABLE_STATES = db_api.TERMINAL_STATES
 
 
 class Job(base.APIBase):
@@ -46,13 +58,13 @@ class Job(base.APIBase):
     """UUID of the job."""
 
     type = wtypes.text
-    """What the job does: census."""
+    """What the job does: census or purge."""
 
     target = wtypes.text
     """Name of the configured target the job works on."""
 
     state = wtypes.text
-    """pending, running, succeeded, failed or cancelled."""
+    """pending, running, succeeded, partial, failed or cancelled."""
 
     params = types.jsondict
     """The parameters the job was created with."""
@@ -108,13 +120,29 @@ class JobPost(wtypes.Base):
     """The body of POST /v1/jobs."""
 
     type = wtypes.wsattr(wtypes.text, mandatory=True)
-    """What the job does: census."""
+    """What the job does: census or purge."""
 
     target = wtypes.wsattr(wtypes.text, mandatory=True)
     """Name of a target from the configuration file."""
 
     params = types.jsondict
     """Parameters of the job type; census takes none."""
+
+    # Purge parameters given beside type and target; validated by
+    # purge.params, not here, so every value is taken as plain JSON.
+    mode = types.jsontype
+    older_than = types.jsontype
+    before = types.jsontype
+    tables = types.jsontype
+    project_id = types.jsontype
+    batch_size = types.jsontype
+    max_rows_per_second = types.jsontype
+    pause = types.jsontype
+    window = types.jsontype
+    backend = types.jsontype
+    retention_days = types.jsontype
+    restore_job = types.jsontype
+    cells = types.jsontype
 
 
 class JobCollection(collection.Collection):
@@ -137,12 +165,85 @@ def _validate_post(body):
         raise exception.Invalid(reason=(
             'target %s is not configured; targets come from the '
             'configuration file only.' % body.target))
-    params = body.params if body.params is not wtypes.Unset else {}
-    unknown = sorted(set(params or {}) - set(JOB_PARAMS[body.type]))
+    params = {}
+    if body.params is not wtypes.Unset:
+        params = dict(body.params or {})
+    for name in TOP_LEVEL_PARAMS:
+        value = getattr(body, name)
+        if value is wtypes.Unset:
+            continue
+        if value is None:
+            # Leaving a parameter out takes its default; null is no value.
+            raise exception.Invalid(reason='%s must not be null.' % name)
+        if name in params and params[name] != value:
+            raise exception.Invalid(reason=(
+                '%s is given both at the top level and in params, with '
+                'different values.' % name))
+        params[name] = value
+    unknown = sorted(set(params) - set(JOB_PARAMS[body.type]))
     if unknown:
         raise exception.Invalid(reason='%s jobs take no parameter %s.'
                                 % (body.type, ', '.join(unknown)))
-    return params or {}
+    if body.type == 'purge':
+        params = validate_purge(body.target, params)
+    return params
+
+
+def validate_purge(target, params):
+    """Validate and normalise purge parameters; raise Invalid (400)."""
+    group = targets.get_target(CONF, target)
+    # The deployer's defaults are fixed into the job when it is created,
+    # so a config change never alters a job already queued or resumed.
+    params = dict(params or {})
+    if params.get('batch_size') is None:
+        params['batch_size'] = CONF.purge.default_batch_size
+    if (params.get('mode') == 'purge' and
+            params.get('retention_days') is None):
+        params['retention_days'] = CONF.purge.default_retention_days
+    try:
+        parsed = purge_params.Params.from_dict(params, now=timeutils.utcnow())
+    except purge_errors.PurgeError as exc:
+        raise exception.Invalid(reason=exc.message) from None
+    # purge.params checks that each name is an identifier; whether the
+    # table exists only the worker can tell, from the reflected schema.
+    profile = profiles.get(group.profile)
+    for name in parsed.tables or ():
+        if profile.is_excluded(name):
+            raise exception.Invalid(reason=(
+                'table %s is never purged on a %s target.'
+                % (name, group.profile)))
+    if parsed.cells is not None and group.profile != 'nova_api':
+        raise exception.Invalid(reason=(
+            'cells applies to nova_api targets only; %s is a %s target.'
+            % (target, group.profile)))
+    if parsed.mode == 'restore':
+        _validate_restore(target, parsed.restore_job)
+    return parsed.to_dict()
+
+
+def _validate_restore(target, restore_job):
+    try:
+        source = pecan.request.dbapi.get_job(restore_job)
+    except exception.JobNotFound:
+        raise exception.Invalid(reason=(
+            'restore_job %s is not a job.' % restore_job)) from None
+    if source.type != 'purge' or (source.params or {}).get(
+            'mode') != 'archive':
+        raise exception.Invalid(reason=(
+            'restore_job %s is not a purge archive job.' % restore_job))
+    if source.target != target:
+        raise exception.Invalid(reason=(
+            'restore_job %s archived target %s, not %s.'
+            % (restore_job, source.target, target)))
+    if source.state not in RESTORABLE_STATES:
+        raise exception.Invalid(reason=(
+            'restore_job %s is %s; only a %s archive job can be restored.'
+            % (restore_job, source.state, ' or '.join(RESTORABLE_STATES))))
+    if not pecan.request.dbapi.journal_batches(
+            source.uuid, state=purge_journal.DONE, limit=1):
+        raise exception.Invalid(reason=(
+            'restore_job %s archived no rows that are not restored '
+            'already; there is nothing to restore.' % restore_job))
 
 
 class JobsController(base.ResourceController):
@@ -163,16 +264,10 @@ class JobsController(base.ResourceController):
             'type': utils.validate_choice('type', type, db_api.JOB_TYPES),
             'target': utils.validate_string('target', target),
         }
-        limit = utils.validate_limit(limit)
-        utils.validate_sort(sort_key, sort_dir, db_api.JOB_SORT_KEYS)
-        utils.validate_uuid('marker', marker)
-        try:
-            rows = pecan.request.dbapi.list_jobs(
-                filters=filters, limit=limit + 1, marker=marker,
-                sort_key=sort_key, sort_dir=sort_dir)
-        except exception.JobNotFound:
-            raise exception.Invalid(reason='marker %s is not a job.'
-                                    % marker) from None
+        limit, rows = collection.fetch(
+            pecan.request.dbapi.list_jobs, limit, marker, sort_key,
+            sort_dir, db_api.JOB_SORT_KEYS, exception.JobNotFound, 'a job',
+            filters=filters)
         jobs = [Job.convert(r) for r in rows]
         return JobCollection.page(jobs, limit, 'jobs', lambda j: j.id)
 

@@ -10,8 +10,9 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Validation of query parameters shared by the collections."""
+"""Validation of query parameters and bodies shared by the collections."""
 
+from oslo_utils import strutils
 from oslo_utils import timeutils
 from oslo_utils import uuidutils
 
@@ -62,6 +63,17 @@ def validate_string(name, value):
     return value
 
 
+def parse_bool(name, value):
+    """A boolean query parameter; WSME would read "false" as true."""
+    if value is None:
+        return None
+    try:
+        return strutils.bool_from_string(value, strict=True)
+    except ValueError:
+        raise _invalid('%s must be true or false, not %r.'
+                       % (name, value)) from None
+
+
 def validate_uuid(name, value):
     if value is not None and not uuidutils.is_uuid_like(value):
         raise _invalid('%s must be a UUID.' % name)
@@ -73,6 +85,31 @@ def validate_id(name, value):
         raise _invalid('%s must be an integer between 1 and %d.'
                        % (name, MAX_ID))
     return value
+
+
+def json_object(body):
+    """The body of a request, refused unless it is a JSON object."""
+    # JsonHook has refused bodies that are not a JSON object; an empty
+    # body reaches us as Unset.
+    if not isinstance(body, dict):
+        raise _invalid('the body must be a JSON object.')
+    return body
+
+
+def changed(old, new):
+    # A boolean column may read back as 0 or 1.
+    if isinstance(new, bool):
+        return bool(old) != new
+    return old != new
+
+
+def changes(row, values, show=lambda value: value):
+    """What a PATCH changes: {column: {'from': old, 'to': new}}.
+
+    :param show: turns a value into what the audit record holds.
+    """
+    return {key: {'from': show(row[key]), 'to': show(value)}
+            for key, value in values.items() if changed(row[key], value)}
 
 
 def parse_time(name, value):

@@ -64,6 +64,19 @@ class APITestCase(base.DbTestCase):
                                                    target=target, **kw),
                                   status=202).json
 
+    def walk(self, url, key):
+        """Follow the next links from ``url``.
+
+        :returns: the ``key`` items of every page, and each URL fetched.
+        """
+        items, urls = [], []
+        while url:
+            urls.append(url)
+            page = self.app.get(url).json
+            items += page[key]
+            url = page.get('next')
+        return items, urls
+
     def assertError(self, resp, code):
         self.assertEqual(code, resp.status_int)
         self.assertEqual('application/json', resp.content_type)

@@ -141,4 +141,8 @@ class AuditBadInputTestCase(base.APITestCase):
         self.assertError(resp, 405)
         resp = self.app.delete('/v1/audit', expect_errors=True)
         self.assertError(resp, 405)
+        # A read-only action is no door for a POST either.
+        resp = self.app.post_json('/v1/audit/verify', {},
+                                  expect_errors=True)
+        self.assertError(resp, 405)
         self.assertIn('success', records.OUTCOMES)

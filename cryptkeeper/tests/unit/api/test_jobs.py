@@ -78,16 +78,11 @@ class JobsTestCase(base.APITestCase):
 
     def test_pages_follow_next_links(self):
         made = [self.create_job()['id'] for _ in range(5)]
-        seen, url, pages = [], '/v1/jobs?limit=2', 0
-        while url:
-            body = self.app.get(url).json
-            pages += 1
-            seen += [j['id'] for j in body['jobs']]
-            url = body.get('next')
-            if url:
-                self.assertTrue(url.startswith('http://localhost/v1/jobs?'))
-        self.assertEqual(made, seen)
-        self.assertEqual(3, pages)
+        jobs, urls = self.walk('/v1/jobs?limit=2', 'jobs')
+        for url in urls[1:]:
+            self.assertTrue(url.startswith('http://localhost/v1/jobs?'))
+        self.assertEqual(made, [j['id'] for j in jobs])
+        self.assertEqual(3, len(urls))
 
     def test_full_last_page_has_no_next(self):
         for _ in range(2):
@@ -218,7 +213,7 @@ class JobsBadInputTestCase(base.APITestCase):
             self.assertError(resp, 400)
 
     def test_unknown_type(self):
-        resp = self.app.post_json('/v1/jobs', {'type': 'purge',
+        resp = self.app.post_json('/v1/jobs', {'type': 'vacuum',
                                                'target': 'demo'},
                                   expect_errors=True)
         self.assertIn('census', self.assertError(resp, 400))
@@ -255,7 +250,7 @@ class JobsBadInputTestCase(base.APITestCase):
             self.assertIn('sort_', self.assertError(resp, 400))
 
     def test_bad_filters(self):
-        for params in ({'state': 'exploded'}, {'type': 'purge'},
+        for params in ({'state': 'exploded'}, {'type': 'vacuum'},
                        {'target': 'x' * 256}, {'unknown': '1'}):
             resp = self.app.get('/v1/jobs', params=params,
                                 expect_errors=True)

@@ -12,6 +12,7 @@
 
 """Real files and real writer processes for the console-log tests."""
 
+import contextlib
 import gzip
 import hashlib
 import os
@@ -29,14 +30,19 @@ OTHER_UUID = '0c2bd5a4-8a7e-4f4e-b0b6-0d2b8f0d7e11'
 # per line, opened as virtlogd does (O_APPEND) or as qemu's file chardev
 # does without append=on (O_TRUNC, no O_APPEND). It reports its byte count
 # and its own file offset, then keeps the file open until told to exit.
+# With "pause" it also stops half-way until told to go on.
 WRITER = r'''
 import os, sys
 path, append, count = sys.argv[1], sys.argv[2] == '1', int(sys.argv[3])
+pause = sys.argv[4:] == ['pause']
 flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
 fd = os.open(path, flags, 0o644)
 print('ready', flush=True)
 total = 0
 for i in range(count):
+    if pause and i == count // 2:
+        print('half', flush=True)
+        sys.stdin.readline()
     line = b'%09d ' % i + b'x' * (20 + i % 60) + b'\n'
     total += os.write(fd, line)
 print(total, os.lseek(fd, 0, os.SEEK_CUR), flush=True)
@@ -104,10 +110,10 @@ def unmark(data):
 class Writer:
     """A writer subprocess; stop() returns (bytes written, its offset)."""
 
-    def __init__(self, path, append, count):
+    def __init__(self, path, append, count, pause=False):
         self.proc = subprocess.Popen(
             [sys.executable, '-c', WRITER, path, '1' if append else '0',
-             str(count)],
+             str(count)] + (['pause'] if pause else []),
             # Unbuffered, so readline() never swallows the result line that
             # select() below waits for.
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
@@ -130,13 +136,17 @@ class Writer:
             time.sleep(0.01)
         return self.result
 
+    def go_on(self):
+        """Let the writer past its pause, or let it exit once done."""
+        self.proc.stdin.write(b'\n')
+        self.proc.stdin.flush()
+
     def stop(self):
         if self.proc.poll() is None:
-            try:
-                self.proc.stdin.write(b'\n')
-                self.proc.stdin.flush()
-            except BrokenPipeError:
-                pass
+            # Twice: a pausing writer may still wait half-way.
+            with contextlib.suppress(BrokenPipeError):
+                self.go_on()
+                self.go_on()
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:

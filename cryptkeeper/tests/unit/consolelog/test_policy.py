@@ -68,8 +68,13 @@ class TestValidate(base.TestCase):
                            backups=-1)
         self.assertInvalid('backups must be an integer from 0 to 32',
                            backups=33)
-        self.assertInvalid('max_age_days must be a positive integer',
-                           max_age_days=0)
+        self.assertInvalid('max_age_days must be an integer from 1 to '
+                           '36500', max_age_days=0)
+        self.assertInvalid('max_age_days must be an integer from 1 to '
+                           '36500', max_age_days=36501)
+        self.assertInvalid('max_bytes must be at most', max_bytes=2 ** 60,
+                           keep_bytes=1)
+        self.assertInvalid('name is longer than 255', name='n' * 256)
         self.assertInvalid("unknown mode 'delete'", mode='delete')
         self.assertInvalid('enabled must be true or false', enabled='yes')
         self.assertInvalid('name must be a non-empty string', name=' ')

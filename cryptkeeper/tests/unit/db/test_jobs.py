@@ -47,14 +47,8 @@ class JobsTestCase(base.DbTestCase):
 
     def test_list_filters_and_keyset_pages(self):
         made = [self._create(target='t%d' % (i % 2)) for i in range(7)]
-        seen, marker = [], None
-        while True:
-            page = self.dbapi.list_jobs(limit=3, marker=marker)
-            if not page:
-                break
-            seen.extend(j.uuid for j in page)
-            marker = page[-1].uuid
-        self.assertEqual([j.uuid for j in made], seen)
+        seen = self.all_pages(self.dbapi.list_jobs, 3)
+        self.assertEqual([j.uuid for j in made], [j.uuid for j in seen])
         only = self.dbapi.list_jobs(filters={'target': 't1'})
         self.assertEqual(3, len(only))
         desc = self.dbapi.list_jobs(sort_key='created_at', sort_dir='desc')

@@ -39,7 +39,8 @@ def record_statements(engine):
     return seen
 
 
-class TestCensus(base.TestCase):
+class _TargetMixin:
+    """A target_schema database in a SQLite file of the test's own."""
 
     def setUp(self):
         super().setUp()
@@ -48,6 +49,9 @@ class TestCensus(base.TestCase):
         self.engine = sa.create_engine('sqlite:///' + self.path)
         self.addCleanup(self.engine.dispose)
         self.expected = target_schema.build(self.engine)
+
+
+class TestCensus(_TargetMixin, base.TestCase):
 
     def _census(self, **kw):
         return census.census(self.engine, target='demo',
@@ -146,6 +150,74 @@ class TestCensus(base.TestCase):
         result = census.census(engine, now=target_schema.NOW)
         self.assertEqual([], result['tables'])
         self.assertEqual(0, result['totals']['rows'])
+
+
+class ShadowTablesTestCase(_TargetMixin, base.TestCase):
+    """Archived rows: counted from each table's shadow twin."""
+
+    def setUp(self):
+        super().setUp()
+        with self.engine.begin() as conn:
+            # Archived copies keep their deleted flag, as nova's do.
+            conn.exec_driver_sql('CREATE TABLE shadow_instances (id '
+                                 'INTEGER PRIMARY KEY, deleted INTEGER, '
+                                 'deleted_at DATETIME)')
+            conn.exec_driver_sql(
+                'INSERT INTO shadow_instances VALUES (101, 101, NULL), '
+                '(102, 102, NULL), (103, 103, NULL)')
+            conn.exec_driver_sql('CREATE TABLE shadow_volumes (id INTEGER '
+                                 'PRIMARY KEY, deleted BOOLEAN)')
+            # A shadow table without its source is an ordinary table.
+            conn.exec_driver_sql('CREATE TABLE shadow_gone (id INTEGER '
+                                 'PRIMARY KEY, deleted INTEGER)')
+            conn.exec_driver_sql('INSERT INTO shadow_gone VALUES (1, 1)')
+
+    def test_archived_beside_each_table(self):
+        seen = record_statements(self.engine)
+        result = census.census(self.engine, now=target_schema.NOW)
+        tables = {t['name']: t for t in result['tables']}
+        self.assertEqual(3, tables['instances']['archived'])
+        self.assertEqual(0, tables['volumes']['archived'])
+        for name in ('stack', 'flag_only', 'select', 'shadow_gone'):
+            self.assertIsNone(tables[name]['archived'], name)
+        # The twins report whose archive they are, and no soft-deleted
+        # rows: archiving moves rows out of the soft-deleted count.
+        self.assertEqual(
+            {'rows': 3, 'soft_deleted': None, 'age_buckets': None,
+             'shadow_of': 'instances', 'archived': None},
+            {k: tables['shadow_instances'][k] for k in (
+                'rows', 'soft_deleted', 'age_buckets', 'shadow_of',
+                'archived')})
+        self.assertEqual('volumes', tables['shadow_volumes']['shadow_of'])
+        self.assertIsNone(tables['instances']['shadow_of'])
+        self.assertIsNone(tables['shadow_gone']['shadow_of'])
+        self.assertEqual(1, tables['shadow_gone']['soft_deleted'])
+        # The source tables' own counts are unchanged by their archive.
+        for name, (rows, deleted, buckets, column) in self.expected.items():
+            self.assertEqual((rows, deleted, buckets, column),
+                             (tables[name]['rows'],
+                              tables[name]['soft_deleted'],
+                              tables[name]['age_buckets'],
+                              tables[name]['soft_delete_column']), name)
+        totals = result['totals']
+        self.assertEqual(3, totals['archived'])
+        self.assertEqual(10 + 10 + 9 + 4 + 1, totals['soft_deleted'])
+        self.assertEqual(4 + 1, totals['tables_with_soft_delete'])
+        # Still one read per table, and nothing else.
+        counts = [s for s in seen if 'count(*)' in s.lower()]
+        self.assertEqual(len(tables), len(counts))
+        self.assertEqual([], [s for s in seen if any(
+            w in s.upper().split() for w in WRITE_WORDS)])
+
+    def test_no_shadow_tables_means_nothing_archived(self):
+        engine = sa.create_engine('sqlite:///' + self.path + '.plain')
+        self.addCleanup(engine.dispose)
+        target_schema.build(engine)
+        result = census.census(engine, now=target_schema.NOW)
+        self.assertEqual(0, result['totals']['archived'])
+        for entry in result['tables']:
+            self.assertIsNone(entry['archived'], entry['name'])
+            self.assertIsNone(entry['shadow_of'], entry['name'])
 
 
 class CensusLeavesPoolCleanTestCase(base.TestCase):

@@ -12,14 +12,24 @@
 
 """Helpers of the worker tests: waiting, test-only job types, lock holders."""
 
+import datetime
+import os
 import subprocess
 import sys
 import threading
 import time
 
 import fixtures
+from oslo_utils import timeutils
+import sqlalchemy as sa
 
+from cryptkeeper.common import coordination
+from cryptkeeper.db import api as db_api
+from cryptkeeper.db.sqlalchemy import api as sqla_api
+from cryptkeeper.db.sqlalchemy import models
+from cryptkeeper.tests.unit.worker import target_schema
 from cryptkeeper.worker import jobs
+from cryptkeeper.worker import service
 
 # Generous: these bound a wait for something that should happen, they do
 # not measure how fast it happens.
@@ -46,6 +56,69 @@ def wait_for(predicate, what, timeout=WAIT):
             return value
         time.sleep(0.05)
     raise AssertionError('timed out waiting for %s' % what)
+
+
+def steal(dbapi, job, thief='thief'):
+    """Claim ``job`` as another worker, once its lease has run out.
+
+    The lease is made to run out at once, as if its worker had hung.
+    """
+    table = models.Job.__table__
+    with sqla_api.get_engine().begin() as conn:
+        conn.execute(sa.update(table).where(table.c.uuid == job.uuid)
+                     .values(lease_expires_at=timeutils.utcnow()
+                             - datetime.timedelta(seconds=1)))
+    stolen = dbapi.claim_job(thief, 60)
+    if stolen is None or stolen.uuid != job.uuid:
+        raise AssertionError('%s claimed %s, not job %s'
+                             % (thief, stolen and stolen.uuid, job.uuid))
+    return stolen
+
+
+def demo_target(test):
+    """Configure the target "demo", a small SQLite database.
+
+    :returns: what a census of it finds, table by table.
+    """
+    path = os.path.join(test.conf_fixture.state_path, 'demo.sqlite')
+    engine = sa.create_engine('sqlite:///' + path)
+    expected = target_schema.build(engine, now=timeutils.utcnow())
+    engine.dispose()
+    test.conf_fixture.set_targets(demo='sqlite:///' + path)
+    return expected
+
+
+class WorkerMixin:
+    """Workers in the test's own process, with short leases and polls.
+
+    For a base.DbTestCase.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.config(lease_time=5, heartbeat_interval=1, poll_interval=0.1,
+                    target_check_interval=86400, group='worker')
+        self.addCleanup(coordination.stop)
+
+    def _start_worker(self):
+        worker = service.Worker(host='test-host')
+        worker.start()
+        self.addCleanup(worker.stop)
+        return worker
+
+    def _job(self, job):
+        return self.dbapi.get_job(job.uuid)
+
+    def _wait_state(self, job, *states):
+        """Wait for the job to reach one of ``states``; by default, to end."""
+        states = states or db_api.TERMINAL_STATES
+        return wait_for(
+            lambda: (lambda j: j if j.state in states else None)(
+                self._job(job)),
+            'job %s to reach %s' % (job.uuid, states))
+
+    def _audit(self, job):
+        return self.dbapi.list_audit(filters={'resource_id': job.uuid})
 
 
 def lock_in_subprocess(backend_url, name):

@@ -12,59 +12,30 @@
 
 """The worker end to end on SQLite: census, cancel, failure, lost lease."""
 
-import datetime
 import logging
 import os
 
 import fixtures
-from oslo_utils import timeutils
-import sqlalchemy as sa
 
 from cryptkeeper.audit import records
 from cryptkeeper.audit import verify
-from cryptkeeper.common import coordination
-from cryptkeeper.db.sqlalchemy import api as sqla_api
-from cryptkeeper.db.sqlalchemy import models
 from cryptkeeper.tests import base
 from cryptkeeper.tests.unit.worker import helpers
-from cryptkeeper.tests.unit.worker import target_schema
 from cryptkeeper.worker import progress as ck_progress
 from cryptkeeper.worker import service
 
 
-class WorkerTestCase(base.DbTestCase):
+class WorkerTestCase(helpers.WorkerMixin, base.DbTestCase):
 
     def setUp(self):
         super().setUp()
-        self.config(lease_time=5, heartbeat_interval=1, poll_interval=0.1,
-                    target_check_interval=86400, group='worker')
-        self.addCleanup(coordination.stop)
-        path = os.path.join(self.conf_fixture.state_path, 'demo.sqlite')
-        engine = sa.create_engine('sqlite:///' + path)
-        self.expected = target_schema.build(engine, now=timeutils.utcnow())
-        engine.dispose()
-        self.conf_fixture.set_targets(demo='sqlite:///' + path)
+        self.expected = helpers.demo_target(self)
 
     def _create(self, job_type='census', target='demo'):
         return self.dbapi.create_job(
             {'type': job_type, 'target': target, 'created_by': 'admin-user',
              'project_id': 'admin-project', 'request_id': 'req-test'},
             records.entry(self.context, 'job.create'))
-
-    def _start_worker(self):
-        worker = service.Worker(host='test-host')
-        worker.start()
-        self.addCleanup(worker.stop)
-        return worker
-
-    def _wait_state(self, job, *states):
-        return helpers.wait_for(
-            lambda: (lambda j: j if j.state in states else None)(
-                self.dbapi.get_job(job.uuid)),
-            'job %s to reach %s' % (job.uuid, states))
-
-    def _audit(self, job):
-        return self.dbapi.list_audit(filters={'resource_id': job.uuid})
 
 
 class TestWorkerCensus(WorkerTestCase):
@@ -166,18 +137,6 @@ class TestWorkerControl(WorkerTestCase):
         self.assertIn('cannot reach', logs.output)
         self.assertNotIn('TopSecret42', logs.output)
 
-    def _steal(self, job):
-        # Let the lease run out as if the worker had hung, then claim the
-        # job as another worker would.
-        with sqla_api.get_engine().begin() as conn:
-            conn.execute(sa.update(models.Job.__table__)
-                         .where(models.Job.__table__.c.uuid == job.uuid)
-                         .values(lease_expires_at=timeutils.utcnow()
-                                 - datetime.timedelta(seconds=1)))
-        stolen = self.dbapi.claim_job('thief', 60)
-        self.assertEqual(job.uuid, stolen.uuid)
-        return stolen
-
     def _lease_lost_case(self, blocking):
         helpers.register(self, blocking)
         job = self._create(job_type=blocking.name)
@@ -185,7 +144,7 @@ class TestWorkerControl(WorkerTestCase):
         self.assertTrue(blocking.started.wait(helpers.WAIT))
         old = self.dbapi.get_job(job.uuid)
         self.assertEqual(worker.worker_id, old.worker)
-        stolen = self._steal(job)
+        stolen = helpers.steal(self.dbapi, job)
         self.assertTrue(blocking.interrupted.wait(helpers.WAIT))
         self.assertEqual(ck_progress.Progress.LEASE_LOST, blocking.reason)
         # The worker goes back to polling: its job loop is free again.
@@ -222,5 +181,5 @@ class TestWorkerControl(WorkerTestCase):
         self.assertEqual(['job.create', 'job.start'],
                          [r.action for r in self._audit(job)])
         # Once the lease is out, another worker takes it over.
-        stolen = self._steal(job)
+        stolen = helpers.steal(self.dbapi, job)
         self.assertEqual(2, stolen.attempts)
