@@ -32,7 +32,7 @@ class AuditManager(base.Manager):
 
     def get(self, record_id):
         """Return one audit record."""
-        return self._get('%s/%s' % (self.path, base.quote(record_id)))
+        return self._get(self._item(record_id))
 
     def verify(self):
         """Check the hash chain; returns the API's verdict."""

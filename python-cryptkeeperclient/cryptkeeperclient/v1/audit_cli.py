@@ -12,7 +12,6 @@
 
 """Commands for the audit log: cryptkeeper audit list|show|verify."""
 
-from cliff import lister
 from cliff import show
 
 from cryptkeeperclient.v1 import argtypes
@@ -28,11 +27,16 @@ LONG_FIELDS = LIST_FIELDS + ('project_id', 'request_id', 'reason')
 VERIFY_FIELDS = ('valid', 'records', 'head', 'first_broken', 'reason')
 
 
-class ListAudit(lister.Lister):
+class ListAudit(resource_cli.ListResource):
     """List audit records."""
 
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
+    noun = 'records'
+    marker_metavar = '<record-id>'
+    marker_help = 'Start after this record'
+    list_fields = LIST_FIELDS
+    long_fields = LONG_FIELDS
+
+    def add_filters(self, parser):
         parser.add_argument('--action', metavar='<action>',
                             help='Only records of this action')
         parser.add_argument('--resource-type', metavar='<type>',
@@ -48,27 +52,14 @@ class ListAudit(lister.Lister):
                                  'time')
         parser.add_argument('--until', metavar='<time>',
                             help='Only records before this ISO 8601 time')
-        parser.add_argument(
-            '--limit', type=argtypes.positive_int, metavar='<count>',
-            help='Fetch one page of at most this many records (default: '
-                 'follow the pages the API offers)')
-        parser.add_argument('--marker', metavar='<record-id>',
-                            help='Start after this record')
-        parser.add_argument('--long', action='store_true',
-                            help='Show more columns')
-        return parser
 
-    def take_action(self, parsed_args):
-        client = self.app.client_manager.cleanup
-        items = client.audit.list(
+    def fetch(self, client, parsed_args, **paging):
+        return client.audit.list(
             action=parsed_args.action,
             resource_type=parsed_args.resource_type,
             resource_id=parsed_args.resource_id,
             user_id=parsed_args.user_id, outcome=parsed_args.outcome,
-            since=parsed_args.since, until=parsed_args.until,
-            limit=parsed_args.limit, marker=parsed_args.marker)
-        fields = LONG_FIELDS if parsed_args.long else LIST_FIELDS
-        return display.rows(items, fields)
+            since=parsed_args.since, until=parsed_args.until, **paging)
 
 
 class ShowAudit(resource_cli.ShowResource):

@@ -29,11 +29,25 @@ def quote(value):
     return parse.quote(str(value), safe='')
 
 
+def query_bool(value):
+    """A boolean query parameter as the API reads it; None stays None."""
+    if value is None:
+        return None
+    return 'true' if value else 'false'
+
+
 class Manager:
     """Shared request and pagination helpers for one API resource."""
 
+    # The collection's path; subclasses set it.
+    path = None
+
     def __init__(self, api):
         self.api = api
+
+    def _item(self, ident, *rest):
+        """The path of one resource, or of a route below it."""
+        return '/'.join((self.path, quote(ident)) + rest)
 
     @staticmethod
     def _json(resp):
@@ -49,6 +63,9 @@ class Manager:
 
     def _post(self, path, body=None):
         return self._json(self.api.post(path, json=body))
+
+    def _patch(self, path, body):
+        return self._json(self.api.patch(path, json=body))
 
     def _list(self, path, key, params=None, limit=None):
         """Return the items of a collection.

@@ -14,7 +14,10 @@
 
 from cryptkeeperclient import client
 from cryptkeeperclient.v1 import audit
+from cryptkeeperclient.v1 import console_logs
+from cryptkeeperclient.v1 import console_policies
 from cryptkeeperclient.v1 import jobs
+from cryptkeeperclient.v1 import schedules
 from cryptkeeperclient.v1 import targets
 
 
@@ -33,3 +36,7 @@ class Client:
         self.jobs = jobs.JobManager(http_client)
         self.audit = audit.AuditManager(http_client)
         self.targets = targets.TargetManager(http_client)
+        self.schedules = schedules.ScheduleManager(http_client)
+        self.console_policies = console_policies.ConsolePolicyManager(
+            http_client)
+        self.console_logs = console_logs.ConsoleLogManager(http_client)

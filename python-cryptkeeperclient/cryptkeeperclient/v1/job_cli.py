@@ -12,7 +12,8 @@
 
 """Commands for jobs: cryptkeeper job create|list|show|cancel."""
 
-from cliff import lister
+import abc
+
 from cliff import show
 
 from cryptkeeperclient import exceptions
@@ -21,7 +22,10 @@ from cryptkeeperclient.v1 import display
 from cryptkeeperclient.v1 import jobs
 from cryptkeeperclient.v1 import resource_cli
 
-STATES = ('pending', 'running', 'succeeded', 'failed', 'cancelled')
+STATES = ('pending', 'running', 'succeeded', 'partial', 'failed',
+          'cancelled')
+TERMINAL_STATES = jobs.TERMINAL_STATES
+UNSUCCESSFUL_STATES = jobs.UNSUCCESSFUL_STATES
 
 SHOW_FIELDS = ('id', 'type', 'target', 'state', 'params', 'progress',
                'result', 'cancel_requested', 'created_at', 'started_at',
@@ -32,24 +36,78 @@ LONG_FIELDS = LIST_FIELDS + ('started_at', 'created_by', 'project_id',
                              'cancel_requested')
 
 
-def _progress_line(job):
-    line = 'Job %s: %s' % (job.get('id'), job.get('state'))
-    progress = job.get('progress')
-    if isinstance(progress, dict) and progress:
-        line += ' (%s)' % ', '.join(display.flatten(progress))
-    return line
+def why(job):
+    """One line saying how a job ended, with the reason when it has one."""
+    result = job.get('result')
+    reason = None
+    if isinstance(result, dict):
+        reason = result.get('reason') or result.get('error')
+    if not reason and job.get('state') == 'cancelled':
+        reason = 'cancelled on request'
+    line = 'Job %s ended %s' % (job.get('id'), job.get('state'))
+    return '%s: %s' % (line, reason) if reason else line
 
 
-class CreateJob(show.ShowOne):
-    """Create a job, and optionally wait for it to finish."""
+class WaitingCommand(show.ShowOne):
+    """A command that creates a job, then may follow it until it ends.
+
+    Subclasses build the job in ``create`` and call ``add_wait_options``.
+    """
 
     _finished_badly = False
+
+    @staticmethod
+    def add_wait_options(parser):
+        parser.add_argument(
+            '--wait', action='store_true',
+            help='Wait until the job has finished, showing its progress '
+                 'on stderr (redrawn in place on a terminal, one line per '
+                 'change otherwise); exit non-zero unless it succeeded')
+        parser.add_argument(
+            '--timeout', type=argtypes.non_negative_float,
+            metavar='<seconds>',
+            help='With --wait, give up after this many seconds; the job '
+                 'goes on (default: wait as long as it takes)')
+        parser.add_argument(
+            '--poll-interval', type=argtypes.non_negative_float,
+            default=2.0, metavar='<seconds>',
+            help='With --wait, seconds between two looks at the job '
+                 '(default: 2)')
+
+    @abc.abstractmethod
+    def create(self, client, parsed_args):
+        """Create the job and return it."""
+
+    def take_action(self, parsed_args):
+        if parsed_args.timeout is not None and not parsed_args.wait:
+            raise exceptions.CommandError('--timeout needs --wait')
+        client = self.app.client_manager.cleanup
+        job = self.create(client, parsed_args)
+        self._finished_badly = False
+        if parsed_args.wait:
+            view = display.ProgressView(self.app.stderr)
+            job = client.jobs.wait(job['id'], timeout=parsed_args.timeout,
+                                   interval=parsed_args.poll_interval,
+                                   on_change=view.update)
+            if job.get('state') in UNSUCCESSFUL_STATES:
+                self._finished_badly = True
+                self.app.stderr.write(why(job) + '\n')
+        return display.show(job, SHOW_FIELDS)
+
+    def run(self, parsed_args):
+        result = super().run(parsed_args)
+        return result or (1 if self._finished_badly else 0)
+
+
+class CreateJob(WaitingCommand):
+    """Create a job, and optionally wait for it to finish."""
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument(
             '--type', required=True, dest='job_type', metavar='<type>',
-            help='Job type, for example "census"')
+            help='Job type: "census", or "purge" (see also the purge '
+                 'commands, which name each purge parameter)')
         parser.add_argument(
             '--target', required=True, metavar='<target>',
             help='Name of the target the job works on')
@@ -59,83 +117,36 @@ class CreateJob(show.ShowOne):
             help='Job parameter; repeat for several. A value that is valid '
                  'JSON (a number, true, false, null, a list) is sent as '
                  'such, anything else as a string')
-        parser.add_argument(
-            '--wait', action='store_true',
-            help='Wait until the job has finished, printing its progress '
-                 'on stderr; exit non-zero unless it succeeded')
-        parser.add_argument(
-            '--timeout', type=argtypes.non_negative_float,
-            metavar='<seconds>',
-            help='With --wait, give up after this many seconds '
-                 '(default: wait as long as it takes)')
-        parser.add_argument(
-            '--poll-interval', type=argtypes.non_negative_float,
-            default=2.0, metavar='<seconds>',
-            help='With --wait, seconds between two looks at the job '
-                 '(default: 2)')
+        self.add_wait_options(parser)
         return parser
 
-    def take_action(self, parsed_args):
-        if parsed_args.timeout is not None and not parsed_args.wait:
-            raise exceptions.CommandError('--timeout needs --wait')
-        client = self.app.client_manager.cleanup
-        job = client.jobs.create(parsed_args.job_type, parsed_args.target,
-                                 params=dict(parsed_args.params) or None)
-        self._finished_badly = False
-        if parsed_args.wait:
-            job = client.jobs.wait(
-                job['id'], timeout=parsed_args.timeout,
-                interval=parsed_args.poll_interval,
-                on_change=self._report)
-            if job.get('state') in jobs.UNSUCCESSFUL_STATES:
-                self._finished_badly = True
-                self.app.stderr.write('Job %s ended %s\n'
-                                      % (job['id'], job['state']))
-        return display.show(job, SHOW_FIELDS)
-
-    def _report(self, job):
-        self.app.stderr.write(_progress_line(job) + '\n')
-        self.app.stderr.flush()
-
-    def run(self, parsed_args):
-        result = super().run(parsed_args)
-        return result or (1 if self._finished_badly else 0)
+    def create(self, client, parsed_args):
+        return client.jobs.create(parsed_args.job_type, parsed_args.target,
+                                  params=dict(parsed_args.params) or None)
 
 
-class ListJob(lister.Lister):
+class ListJob(resource_cli.ListResource):
     """List jobs."""
 
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
+    noun = 'jobs'
+    marker_metavar = '<job-id>'
+    marker_help = 'Start after this job'
+    sort_key_help = 'Field to sort by, e.g. created_at'
+    list_fields = LIST_FIELDS
+    long_fields = LONG_FIELDS
+
+    def add_filters(self, parser):
         parser.add_argument('--state', choices=STATES,
                             help='Only jobs in this state')
         parser.add_argument('--type', dest='job_type', metavar='<type>',
                             help='Only jobs of this type')
         parser.add_argument('--target', metavar='<target>',
                             help='Only jobs on this target')
-        parser.add_argument(
-            '--limit', type=argtypes.positive_int, metavar='<count>',
-            help='Fetch one page of at most this many jobs (default: '
-                 'follow the pages the API offers)')
-        parser.add_argument('--marker', metavar='<job-id>',
-                            help='Start after this job')
-        parser.add_argument('--sort-key', metavar='<field>',
-                            help='Field to sort by, e.g. created_at')
-        parser.add_argument('--sort-dir', choices=('asc', 'desc'),
-                            help='Sort direction')
-        parser.add_argument('--long', action='store_true',
-                            help='Show more columns')
-        return parser
 
-    def take_action(self, parsed_args):
-        client = self.app.client_manager.cleanup
-        items = client.jobs.list(
+    def fetch(self, client, parsed_args, **paging):
+        return client.jobs.list(
             state=parsed_args.state, job_type=parsed_args.job_type,
-            target=parsed_args.target, limit=parsed_args.limit,
-            marker=parsed_args.marker, sort_key=parsed_args.sort_key,
-            sort_dir=parsed_args.sort_dir)
-        fields = LONG_FIELDS if parsed_args.long else LIST_FIELDS
-        return display.rows(items, fields)
+            target=parsed_args.target, **paging)
 
 
 class ShowJob(resource_cli.ShowResource):

@@ -17,8 +17,9 @@ import time
 from cryptkeeperclient import exceptions
 from cryptkeeperclient.v1 import base
 
-TERMINAL_STATES = frozenset(['succeeded', 'failed', 'cancelled'])
-UNSUCCESSFUL_STATES = frozenset(['failed', 'cancelled'])
+# A purge job that left rows behind ends 'partial': ended, but not well.
+TERMINAL_STATES = frozenset(['succeeded', 'partial', 'failed', 'cancelled'])
+UNSUCCESSFUL_STATES = frozenset(['partial', 'failed', 'cancelled'])
 
 
 class JobManager(base.Manager):
@@ -43,11 +44,11 @@ class JobManager(base.Manager):
 
     def get(self, job_id):
         """Return one job."""
-        return self._get('%s/%s' % (self.path, base.quote(job_id)))
+        return self._get(self._item(job_id))
 
     def cancel(self, job_id):
         """Ask for a job to be cancelled; returns the job."""
-        return self._post('%s/%s/cancel' % (self.path, base.quote(job_id)))
+        return self._post(self._item(job_id, 'cancel'))
 
     def wait(self, job_id, timeout=None, interval=2.0, on_change=None,
              clock=time.monotonic, sleep=time.sleep):

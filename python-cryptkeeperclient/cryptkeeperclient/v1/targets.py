@@ -26,8 +26,8 @@ class TargetManager(base.Manager):
 
     def get(self, name):
         """Return one target."""
-        return self._get('%s/%s' % (self.path, base.quote(name)))
+        return self._get(self._item(name))
 
     def census(self, name):
         """Return the latest successful census of a target."""
-        return self._get('%s/%s/census' % (self.path, base.quote(name)))
+        return self._get(self._item(name, 'census'))

@@ -91,3 +91,11 @@ class TestCase(testtools.TestCase):
 
     def assertOneLineError(self, expected, stderr):
         self.assertEqual('ERROR: %s\n' % expected, stderr)
+
+
+class APITestCase(TestCase):
+    """A test with a FakeAPI of its own, as ``self.api``."""
+
+    def setUp(self):
+        super().setUp()
+        self.api = self.start_api()

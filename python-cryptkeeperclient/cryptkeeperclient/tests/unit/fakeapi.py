@@ -57,7 +57,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    do_GET = do_POST = _handle
+    do_GET = do_POST = do_PATCH = do_DELETE = _handle
 
     def log_message(self, *args):
         pass

@@ -31,11 +31,7 @@ TARGET = {'name': 'nova', 'profile': 'nova',
           'error': None, 'api_target': 'nova_api'}
 
 
-class AuditCommandsTest(base.TestCase):
-
-    def setUp(self):
-        super().setUp()
-        self.api = self.start_api()
+class AuditCommandsTest(base.APITestCase):
 
     def test_list_filters(self):
         self.api.add('GET', '/v1/audit', {'audit': [RECORD]})
@@ -104,11 +100,7 @@ class AuditCommandsTest(base.TestCase):
             "to be performed.", err)
 
 
-class TargetCommandsTest(base.TestCase):
-
-    def setUp(self):
-        super().setUp()
-        self.api = self.start_api()
+class TargetCommandsTest(base.APITestCase):
 
     def test_list_and_long(self):
         self.api.add('GET', '/v1/targets', {'targets': [TARGET]})

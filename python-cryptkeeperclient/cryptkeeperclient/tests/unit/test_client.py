@@ -19,11 +19,7 @@ from cryptkeeperclient import exceptions
 from cryptkeeperclient.tests.unit import base
 
 
-class SessionClientTest(base.TestCase):
-
-    def setUp(self):
-        super().setUp()
-        self.api = self.start_api()
+class SessionClientTest(base.APITestCase):
 
     def make(self, endpoint):
         return client.SessionClient(session.Session(),

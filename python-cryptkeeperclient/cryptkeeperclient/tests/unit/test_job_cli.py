@@ -19,11 +19,10 @@ import yaml
 from cryptkeeperclient.tests.unit import base
 
 
-class JobCreateTest(base.TestCase):
+class JobCreateTest(base.APITestCase):
 
     def setUp(self):
         super().setUp()
-        self.api = self.start_api()
         self.path = '/v1/jobs/%s' % base.JOB_ID
 
     def test_create_sends_type_target_and_params(self):
@@ -117,11 +116,7 @@ class JobCreateTest(base.TestCase):
         self.assertEqual('', out)
 
 
-class JobListTest(base.TestCase):
-
-    def setUp(self):
-        super().setUp()
-        self.api = self.start_api()
+class JobListTest(base.APITestCase):
 
     def test_filters_become_query_parameters(self):
         self.api.add('GET', '/v1/jobs', {'jobs': [base.job()]})
@@ -164,11 +159,10 @@ class JobListTest(base.TestCase):
         self.assertIs(False, json.loads(out)[0]['Cancel Requested'])
 
 
-class JobShowCancelTest(base.TestCase):
+class JobShowCancelTest(base.APITestCase):
 
     def setUp(self):
         super().setUp()
-        self.api = self.start_api()
         self.path = '/v1/jobs/%s' % base.JOB_ID
         self.api.add('GET', self.path, base.job(
             'running', params={'older_than_days': 90},

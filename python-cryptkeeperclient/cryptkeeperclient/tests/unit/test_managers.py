@@ -21,11 +21,10 @@ from cryptkeeperclient.v1 import base as manager_base
 from cryptkeeperclient.v1 import client
 
 
-class ManagerTest(base.TestCase):
+class ManagerTest(base.APITestCase):
 
     def setUp(self):
         super().setUp()
-        self.api = self.start_api()
         self.client = client.Client(session=session.Session(),
                                     endpoint_override=self.api.url)
 
@@ -105,11 +104,10 @@ class ManagerTest(base.TestCase):
                            'params': {'a': 1}}], bodies)
 
 
-class WaitTest(base.TestCase):
+class WaitTest(base.APITestCase):
 
     def setUp(self):
         super().setUp()
-        self.api = self.start_api()
         self.client = client.Client(session=session.Session(),
                                     endpoint_override=self.api.url)
         self.path = '/v1/jobs/%s' % base.JOB_ID

@@ -27,6 +27,12 @@ from cryptkeeperclient.tests.unit import base
 COMMANDS = {'job create', 'job list', 'job show', 'job cancel',
             'audit list', 'audit show', 'audit verify',
             'target list', 'target show', 'target census'}
+COMMANDS |= {'purge plan', 'purge archive', 'purge purge', 'purge restore'}
+COMMANDS |= {'schedule create', 'schedule list', 'schedule show',
+             'schedule set', 'schedule delete'}
+COMMANDS |= {'console policy create', 'console policy list',
+             'console policy show', 'console policy set',
+             'console policy delete', 'console log list', 'console log show'}
 
 
 class EntryPointTest(base.TestCase):
