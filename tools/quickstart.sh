@@ -36,7 +36,7 @@ run_worker = true
 poll_interval = 0.5
 
 [target:demo]
-profile = generic
+profile = nova
 connection = sqlite:///$STATE/demo-nova.sqlite
 CONF
 "$VENV/bin/cryptkeeper-manage" --config-file "$STATE/cryptkeeper.conf" db sync
@@ -63,6 +63,10 @@ step "cryptkeeper job create --type census --target demo --wait"
 ck job create --type census --target demo --wait
 step "cryptkeeper target census demo"
 ck target census demo
+step "cryptkeeper purge plan demo --older-than 90 --wait   (read-only)"
+ck purge plan demo --older-than 90 --wait
+step "cryptkeeper purge archive demo --older-than 90 --wait   (into shadow tables)"
+ck purge archive demo --older-than 90 --wait
 step "cryptkeeper job list"
 ck job list
 step "cryptkeeper audit list"
