@@ -16,6 +16,7 @@ import contextlib
 import fcntl
 import os
 import shutil
+import subprocess
 import sys
 import unittest
 
@@ -76,6 +77,37 @@ def clean_env(**extra):
            if k not in ('PYTHONPATH', 'PYTHONHOME', 'VIRTUAL_ENV')}
     env.update(extra)
     return env
+
+
+def run(cmd, what, timeout, error, log_path=None, cwd=None, ok_codes=(0,)):
+    """Run a command of a cached virtualenv; return ``(returncode, output)``.
+
+    A return code outside ``ok_codes``, a timeout or a command that cannot
+    start raises ``error`` with the output's tail. The output is appended
+    to ``log_path`` if given.
+    """
+    try:
+        proc = subprocess.run(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, env=clean_env(), cwd=cwd,
+            timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        out = (exc.stdout or b'').decode(errors='replace')
+        raise error(
+            f'{what} did not finish within {timeout} s\n'
+            f'--- output (tail) ---\n{text_tail(out)}') from exc
+    except OSError as exc:
+        raise error(f'{what} failed: {exc}') from exc
+    out = proc.stdout.decode(errors='replace')
+    if log_path:
+        with open(log_path, 'a') as log:
+            log.write('\n$ {} (rc {})\n{}'.format(' '.join(cmd),
+                                                  proc.returncode, out))
+    if proc.returncode not in ok_codes:
+        raise error(
+            f'{what} exited {proc.returncode}\n'
+            f'--- output (tail) ---\n{text_tail(out)}')
+    return proc.returncode, out
 
 
 @contextlib.contextmanager

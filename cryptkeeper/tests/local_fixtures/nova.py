@@ -86,28 +86,8 @@ def _run(cmd, what, timeout, log_path=None, cwd=None, ok_codes=(0,)):
 
     A return code outside ``ok_codes`` raises with the output's tail.
     """
-    try:
-        proc = subprocess.run(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, env=cached_venv.clean_env(), cwd=cwd,
-            timeout=timeout, check=False)
-    except subprocess.TimeoutExpired as exc:
-        out = (exc.stdout or b'').decode(errors='replace')
-        raise NovaFixtureError(
-            f'{what} did not finish within {timeout} s\n'
-            f'--- output (tail) ---\n{log_tail(out)}') from exc
-    except OSError as exc:
-        raise NovaFixtureError(f'{what} failed: {exc}') from exc
-    out = proc.stdout.decode(errors='replace')
-    if log_path:
-        with open(log_path, 'a') as log:
-            log.write('\n$ {} (rc {})\n{}'.format(' '.join(cmd),
-                                                  proc.returncode, out))
-    if proc.returncode not in ok_codes:
-        raise NovaFixtureError(
-            f'{what} exited {proc.returncode}\n'
-            f'--- output (tail) ---\n{log_tail(out)}')
-    return proc.returncode, out
+    return cached_venv.run(cmd, what, timeout, NovaFixtureError,
+                           log_path=log_path, cwd=cwd, ok_codes=ok_codes)
 
 
 def _install_step(cmd, what, log_path):
@@ -198,24 +178,36 @@ class NovaDatabases(fixtures.Fixture):
         self.addCleanup(self.cell_engine.dispose)
 
     def _provision(self):
-        try:
-            backend = provision.Backend.backend_for_database_type(
-                self.backend)
-        except db_exc.BackendNotAvailable as exc:
-            if backends_required():
-                raise
-            raise unittest.SkipTest(str(exc)) from exc
-        token = uuid.uuid4().hex[:12]
-        urls = {}
-        for role in ('api', 'cell'):
-            # Unquoted identifiers: lower case letters, digits, underscore.
-            ident = f'ck_nova_{token}_{role}'
-            backend.create_named_database(ident)
-            self.addCleanup(backend.drop_named_database, ident,
-                            conditional=True)
-            urls[role] = url_string(backend.provisioned_database_url(ident))
+        urls = provision_databases(self, self.backend, 'ck_nova',
+                                   ('api', 'cell'))
         self.api_url = urls['api']
         self.cell_url = urls['cell']
+
+
+def provision_databases(fixture, backend, prefix, roles):
+    """Create a uniquely named database per role; return ``{role: url}``.
+
+    The databases are made with the ``openstack_citest`` account of
+    oslo.db's opportunistic convention and dropped by ``fixture``'s
+    cleanup. A server that is not there skips the test, except where
+    :func:`backends_required` says it must fail.
+    """
+    try:
+        server = provision.Backend.backend_for_database_type(backend)
+    except db_exc.BackendNotAvailable as exc:
+        if backends_required():
+            raise
+        raise unittest.SkipTest(str(exc)) from exc
+    token = uuid.uuid4().hex[:12]
+    urls = {}
+    for role in roles:
+        # Unquoted identifiers: lower case letters, digits, underscore.
+        ident = f'{prefix}_{token}_{role}'
+        server.create_named_database(ident)
+        fixture.addCleanup(server.drop_named_database, ident,
+                           conditional=True)
+        urls[role] = url_string(server.provisioned_database_url(ident))
+    return urls
 
 
 class NovaSchemaFixture(fixtures.Fixture):
