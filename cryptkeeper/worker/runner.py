@@ -82,6 +82,10 @@ class JobRun:
             result = self.job_type.run(self.job, self.progress)
         except ck_progress.Interrupted:
             pass
+        except exception.LeaseLost:
+            # A fenced write (a purge batch) found another worker owns the
+            # job now: not a failure of the job, and not ours to record.
+            self.progress.interrupt(ck_progress.Progress.LEASE_LOST)
         except Exception as exc:
             error = messages.safe_message(
                 exc, self.job_type.secrets(self.job))
