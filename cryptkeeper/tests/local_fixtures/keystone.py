@@ -218,7 +218,9 @@ class KeystoneFixture(fixtures.Fixture):
         self.config_file = self._write_config()
 
         t0 = time.monotonic()
-        self.admin = Credentials('admin', secrets.token_urlsafe(16),
+        # Hex, not urlsafe: a password starting with '-' would be read
+        # by keystone-manage's argument parser as an option.
+        self.admin = Credentials('admin', secrets.token_hex(16),
                                  project_name='admin')
         self._bootstrap()
         self.timings['bootstrap'] = time.monotonic() - t0
@@ -418,17 +420,17 @@ class KeystoneFixture(fixtures.Fixture):
         service_role = self._role_id('service')
         reader_role = self._role_id('reader')
 
-        self.member = Credentials('member', secrets.token_urlsafe(16),
+        self.member = Credentials('member', secrets.token_hex(16),
                                   project_name='demo')
         self._create_user(self.member, demo)
         self._grant(member_role, self.member, project_id=demo)
 
-        self.service = Credentials('service', secrets.token_urlsafe(16),
+        self.service = Credentials('service', secrets.token_hex(16),
                                    project_name='service')
         self._create_user(self.service, service_project)
         self._grant(service_role, self.service, project_id=service_project)
 
-        self.auditor = Credentials('auditor', secrets.token_urlsafe(16),
+        self.auditor = Credentials('auditor', secrets.token_hex(16),
                                    system_scope='all')
         self._create_user(self.auditor)
         self._grant(reader_role, self.auditor)
