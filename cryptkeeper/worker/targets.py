@@ -33,12 +33,26 @@ LOG = log.getLogger(__name__)
 # A reachability probe must not hang a worker on a dead host.
 CHECK_TIMEOUT = 10
 
+# The pool of a purge job's engine: a batch opens several connections in
+# turn (source, API database, settling), and a TLS MySQL connect costs
+# tens of milliseconds, so a job keeps a couple open until it ends.
+JOB_POOL_SIZE = 2
+JOB_POOL_OVERFLOW = 2
+JOB_POOL_RECYCLE = 600
 
-def target_engine(name, url, connect_timeout=None):
+
+def target_engine(name, url, connect_timeout=None, pooled=False):
     """Return an engine on a target, owned (and disposed) by the caller.
 
-    No pool: a job or a probe opens one connection and is done with it,
+    No pool by default: a probe opens one connection and is done with it,
     and idle connections to other services' databases help nobody.
+
+    :param pooled: a small pool (MySQL, PostgreSQL), for a job that
+        connects many times and disposes of the engine when it ends.
+        Session state must not outlive a use: the executor sets its
+        isolation level with execution_options (reset when a connection
+        goes back to the pool), and read-only guards invalidate their
+        connection instead of returning it.
     """
     if not url:
         raise exception.TargetUnavailable(
@@ -62,6 +76,12 @@ def target_engine(name, url, connect_timeout=None):
             connect_args['connect_timeout'] = int(connect_timeout)
         elif backend == 'sqlite':
             connect_args['timeout'] = connect_timeout
+    if pooled and backend in ('mysql', 'postgresql'):
+        return sa.create_engine(
+            parsed, poolclass=pool.QueuePool, pool_size=JOB_POOL_SIZE,
+            max_overflow=JOB_POOL_OVERFLOW, pool_pre_ping=True,
+            pool_recycle=JOB_POOL_RECYCLE, pool_reset_on_return='rollback',
+            connect_args=connect_args)
     return sa.create_engine(parsed, poolclass=pool.NullPool,
                             connect_args=connect_args)
 

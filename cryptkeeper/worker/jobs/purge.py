@@ -307,7 +307,7 @@ def _followup_api(name, group, kind, job, opened):
             'api_target %s of target %s is not a configured nova_api '
             'target.' % (group.api_target, name)))
     api_engine = targets.target_engine(group.api_target,
-                                       api_group.connection)
+                                       api_group.connection, pooled=True)
     opened.callback(api_engine.dispose)
     api_graph = schema.reflect(api_engine, profiles.get('nova_api'))
     api_backend = _open_backend(kind, group.api_target, api_group, job,
@@ -377,7 +377,7 @@ def _run_target(name, job, params, progress, scope):
     group = _group(name)
     profile = profiles.get(group.profile)
     dbapi = db_api.get_instance()
-    engine = targets.target_engine(name, group.connection)
+    engine = targets.target_engine(name, group.connection, pooled=True)
     try:
         if params.mode == 'plan':
             tally = Tally(progress, scope)

@@ -20,6 +20,7 @@ the rows archived once.
 import datetime
 import decimal
 import os
+from unittest import mock
 
 from oslo_db import exception as db_exc
 from oslo_utils import timeutils
@@ -176,6 +177,27 @@ class TestArchive(ExecutorTestCase):
                          result['location'])
         self.assertEqual(set(fixture.EXPECTED_30D),
                          set(result['checksums']))
+
+    def test_planned_counts_in_small_chunks_are_exact(self):
+        # One- and two-row chunks: every keyset boundary is crossed.
+        for first, least in ((1, 1), (2, 2)):
+            patches = (mock.patch.object(plan, 'COUNT_FIRST_CHUNK', first),
+                       mock.patch.object(plan, '_next_chunk',
+                                         lambda size, elapsed, n=least: n))
+            for patch in patches:
+                patch.start()
+                self.addCleanup(patch.stop)
+            p = self.params()
+            now = fixture.NOW
+            with self.engine.connect() as conn:
+                planned = plan.planned_counts(conn, self.graph, p,
+                                              p.cutoff(now), now)
+            expected = plan.plan(self.engine, 'nova', p, now=now)
+            self.assertEqual(
+                {n: e['planned'] for n, e in expected['tables'].items()},
+                planned)
+            for name, n in fixture.EXPECTED_30D.items():
+                self.assertEqual(n, planned[name], name)
 
     def test_rows_held_by_live_rows_make_the_job_partial(self):
         result = self.archive()

@@ -15,6 +15,7 @@
 import os
 
 import sqlalchemy as sa
+from sqlalchemy import pool as sa_pool
 
 from cryptkeeper.common import coordination
 from cryptkeeper.common import exception
@@ -78,6 +79,21 @@ class TestTargets(base.DbTestCase):
                           targets.target_engine, 'x', None)
         self.assertRaises(exception.TargetUnavailable,
                           targets.target_engine, 'x', 'not a url')
+
+    def test_jobs_get_a_small_pool_and_probes_none(self):
+        url = 'mysql+pymysql://ck:secret@db.example/nova'
+        engine = targets.target_engine('x', url, pooled=True)
+        self.addCleanup(engine.dispose)
+        self.assertIsInstance(engine.pool, sa_pool.QueuePool)
+        self.assertEqual(targets.JOB_POOL_SIZE, engine.pool.size())
+        self.assertTrue(engine.pool._pre_ping)
+        probe = targets.target_engine('x', url)
+        self.addCleanup(probe.dispose)
+        self.assertIsInstance(probe.pool, sa_pool.NullPool)
+        # SQLite connects in no time: no pool to keep.
+        lite = targets.target_engine('x', 'sqlite://', pooled=True)
+        self.addCleanup(lite.dispose)
+        self.assertIsInstance(lite.pool, sa_pool.NullPool)
 
 
 class TestMessages(base.TestCase):
