@@ -25,7 +25,6 @@ twice and the counts stay exact.
 import collections
 import datetime
 import hashlib
-import json
 import logging
 import time
 
@@ -33,6 +32,7 @@ from oslo_db import exception as db_exc
 from oslo_utils import timeutils
 import sqlalchemy as sa
 
+from cryptkeeper.purge import backends
 from cryptkeeper.purge import errors
 from cryptkeeper.purge import journal as purge_journal
 from cryptkeeper.purge import params as purge_params
@@ -99,64 +99,17 @@ def _default_sleep(seconds):
     return False
 
 
-def key_clause(columns, keys):
-    """``pk IN (...)`` over one chunk of keys; row values when composite."""
-    if len(columns) == 1:
-        return columns[0].in_([k[0] for k in keys])
-    return sa.tuple_(*columns).in_([tuple(k) for k in keys])
+def chunks(items):
+    return backends.chunks(items, CHUNK)
 
 
-def chunks(items, size=CHUNK):
-    items = list(items)
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
-_PLAIN_TYPES = (str, int, float, type(None))
-
-
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(',', ':'),
-                            ensure_ascii=True, default=str)
-
-
-def _canonical(row):
-    # rows.canonical, with the values JSON takes as they are (the most
-    # common) and naive datetimes skipping rows._plain: the same bytes,
-    # several times faster (test_executor checks they are the same).
-    plain = purge_rows.plain_row
-    doc = {}
-    for k, v in row.items():
-        kind = type(v)
-        if kind in _PLAIN_TYPES:
-            doc[k] = v
-        elif kind is datetime.datetime and v.tzinfo is None:
-            doc[k] = v.isoformat()
-        else:
-            doc[k] = plain({k: v})[k]
-    return _ENCODER.encode(doc).encode('ascii')
-
-
-def digest(rows, pk):
-    """rows.digest(rows, pk), computed faster; the result is identical."""
-    lines = sorted(([r[c] for c in pk], _canonical(r)) for r in rows)
-    h = hashlib.sha256()
-    for _, line in lines:
-        h.update(line)
-        h.update(b'\n')
-    return len(lines), h.hexdigest()
+# rows.digest is the one digest; the name stays for this module's callers.
 
 
 def _digests(graph, rows_by_table):
     """{table: (rows, sha256)} of a batch's rows."""
-    return {name: digest(rows.values(), graph.pk(name))
+    return {name: purge_rows.digest(rows.values(), graph.pk(name))
             for name, rows in rows_by_table.items() if rows}
-
-
-def _json_key(key):
-    # Journal keys are JSON: dates as ISO strings, like rows.plain_row.
-    if all(type(v) in _PLAIN_TYPES for v in key):
-        return list(key)
-    return list(purge_rows.plain_row(dict(enumerate(key))).values())
 
 
 def _decode_keys(table, pk, keys):
@@ -181,8 +134,8 @@ def source_rows(conn, graph, name, keys):
     columns = [table.c[c] for c in pk]
     out = []
     for chunk in chunks(_decode_keys(table, pk, keys)):
-        out.extend(dict(r) for r in conn.execute(
-            sa.select(table).where(key_clause(columns, chunk))).mappings())
+        stmt = sa.select(table).where(backends.keys_clause(columns, chunk))
+        out.extend(dict(r) for r in conn.execute(stmt).mappings())
     return out
 
 
@@ -193,7 +146,7 @@ def count_keys(conn, graph, name, keys):
     n = 0
     for chunk in chunks(_decode_keys(table, pk, keys)):
         n += int(conn.execute(sa.select(sa.func.count()).select_from(
-            table).where(key_clause(columns, chunk))).scalar() or 0)
+            table).where(backends.keys_clause(columns, chunk))).scalar() or 0)
     return n
 
 
@@ -205,7 +158,7 @@ def delete_keys(conn, graph, name, keys):
     n = 0
     for chunk in chunks(keys):
         n += conn.execute(table.delete().where(
-            key_clause(columns, chunk))).rowcount
+            backends.keys_clause(columns, chunk))).rowcount
     return n
 
 
@@ -318,7 +271,7 @@ def _child_queries(graph, edge, stmt, columns, index, joined):
             joined(parent))
         return
     for chunk in chunks(index):
-        yield stmt.where(key_clause(columns, chunk))
+        yield stmt.where(backends.keys_clause(columns, chunk))
 
 
 def _gather_edges(conn, graph, tree, name, frontier, light, joined=None):
@@ -644,7 +597,7 @@ class Archiver:
                 if not root_rows:
                     return None
                 pk = graph.pk(root)
-                marker = _json_key([root_rows[-1][c] for c in pk])
+                marker = purge_rows.plain_key([root_rows[-1][c] for c in pk])
                 tree = gather(conn, graph, root, root_rows, order,
                               root_where=self._root_range(root, marker))
                 blocked = len(tree.bad), tree.blocked_by
@@ -688,7 +641,7 @@ class Archiver:
         self.seq += 1
         for name in tree.tables():
             rows = tree.rows[name]
-            batch.keys[name] = [_json_key(k) for k in sorted(rows)]
+            batch.keys[name] = [purge_rows.plain_key(k) for k in sorted(rows)]
             batch.counts[name] = len(rows)
         batch.location = dict(self.source.backend.location())
         if self.followups and self.api is not None:
@@ -753,10 +706,8 @@ class Archiver:
 
     def _followup_keys(self, tree):
         """{target: {table: keys}} of the API rows of this tree's rows."""
-        api = self.api
-        graph = api.graph
         out = {}
-        with api.engine.connect() as conn:
+        with self.api.engine.connect() as conn:
             try:
                 for follow in self.followups:
                     parents = tree.rows.get(follow.parent_table) or {}
@@ -767,28 +718,30 @@ class Archiver:
                         continue
                     target = out.setdefault(follow.target_profile, {})
                     for name, column in follow.tables:
-                        if name not in self.api_tables:
-                            continue
-                        table = graph.tables[name]
-                        roots = []
-                        stmt = sa.select(*key_columns(graph, name))
-                        for chunk in chunks(values):
-                            roots.extend(dict(r) for r in conn.execute(
-                                stmt.where(table.c[column].in_(chunk)))
-                                .mappings())
-                        if not roots:
-                            continue
-                        order = graph.parents_order(graph.reachable([name]))
-                        sub = gather(conn, graph, name, roots, order,
-                                     light=True)
-                        sub.prune()
-                        for tname in sub.tables():
-                            rows = sub.rows[tname]
-                            keys = target.setdefault(tname, [])
-                            keys.extend(_json_key(k) for k in sorted(rows))
+                        if name in self.api_tables:
+                            self._api_keys(conn, name, column, values,
+                                           target)
             finally:
                 conn.rollback()
         return {t: tables for t, tables in out.items() if tables}
+
+    def _api_keys(self, conn, name, column, values, target):
+        """Add to ``target`` the keys of the API rows ``values`` lead to."""
+        graph = self.api.graph
+        table = graph.tables[name]
+        roots = []
+        stmt = sa.select(*key_columns(graph, name))
+        for chunk in chunks(values):
+            roots.extend(dict(r) for r in conn.execute(
+                stmt.where(table.c[column].in_(chunk))).mappings())
+        if not roots:
+            return
+        order = graph.parents_order(graph.reachable([name]))
+        sub = gather(conn, graph, name, roots, order, light=True)
+        sub.prune()
+        for tname in sub.tables():
+            keys = target.setdefault(tname, [])
+            keys.extend(map(purge_rows.plain_key, sorted(sub.rows[tname])))
 
     def _followup(self, batch, followup):
         """Archive the API rows of ``followup`` still in the API database.
@@ -810,7 +763,7 @@ class Archiver:
                         if rows:
                             found[name] = {tuple(r[c] for c in pk): r
                                            for r in rows}
-                            sums[name] = digest(rows, pk)
+                            sums[name] = purge_rows.digest(rows, pk)
                     if found:
                         self._write(conn if atomic else None, api, found,
                                     batch, sums)
@@ -822,7 +775,7 @@ class Archiver:
                                 'API rows of %s changed during the batch'
                                 % name)
             batch.followup[target] = {
-                name: [_json_key(k) for k in sorted(rows)]
+                name: [purge_rows.plain_key(k) for k in sorted(rows)]
                 for name, rows in found.items()}
             for name in found:
                 self._chain(self.api_digests, name, sums[name][1])
@@ -866,8 +819,9 @@ class Archiver:
             if name not in batch.checksums:
                 copies = list(self.source.backend.read(
                     self.graph.tables[name], keys))
-                batch.counts[name], batch.checksums[name] = digest(
-                    copies, self.graph.pk(name))
+                count, checksum = purge_rows.digest(copies,
+                                                    self.graph.pk(name))
+                batch.counts[name], batch.checksums[name] = count, checksum
 
     def _settle_part(self, part, tables, batch):
         """Where the rows of ``tables`` are: 'done' or 'absent'.
@@ -925,7 +879,8 @@ class Archiver:
                         continue
                     keys = [[r[c] for c in pk] for r in rows]
                     copies = list(part.backend.read(table, keys))
-                    if digest(copies, pk) != digest(rows, pk):
+                    if (purge_rows.digest(copies, pk) !=
+                            purge_rows.digest(rows, pk)):
                         raise errors.VerificationFailed(
                             'The archived copies of %d rows of %s differ '
                             'from the rows still in the source; nothing '

@@ -20,6 +20,7 @@ stay exact and no row is lost or archived twice.
 """
 
 import abc
+import copy
 import dataclasses
 
 PREPARED = 'prepared'
@@ -48,7 +49,19 @@ class Batch:
     state: str = PREPARED
 
     def to_dict(self):
-        return dataclasses.asdict(self)
+        """The batch as a dict, for a journal to keep.
+
+        Its own dicts are copied; the key lists in them are shared, not
+        deep-copied on every write: a batch replaces them, never changes
+        one in place.
+        """
+        data = {f.name: getattr(self, f.name)
+                for f in dataclasses.fields(self)}
+        for name in ('keys', 'counts', 'checksums', 'location'):
+            data[name] = dict(data[name])
+        data['followup'] = {t: dict(v) for t, v in self.followup.items()}
+        data['marker'] = copy.copy(self.marker)
+        return data
 
     @classmethod
     def from_dict(cls, data):

@@ -259,13 +259,9 @@ def _settled_or_conflict(graph, backend, seq, keys, checksums, present,
         'Nothing was overwritten; the rows stay archived.'
         % (seq, '; '.join('%s: %s' % (name, backends.show_keys(k, MAX_KEYS))
                           for name, k in conflicts)))
-    exc.conflicts = {name: [_jsonable(k) for k in k_list[:MAX_KEYS]]
+    exc.conflicts = {name: [rows_mod.plain_key(k) for k in k_list[:MAX_KEYS]]
                      for name, k_list in conflicts}
     raise exc
-
-
-def _jsonable(key):
-    return [rows_mod.plain_row({'v': v})['v'] for v in key]
 
 
 def _insert(conn, graph, backend, seq, keys, checksums, order):

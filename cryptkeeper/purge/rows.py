@@ -40,16 +40,39 @@ def _plain(value):
     return value
 
 
+# Values JSON takes as they are: the most common, kept without _plain.
+PLAIN_TYPES = (str, int, float, type(None))
+
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(',', ':'),
+                            ensure_ascii=True, default=str)
+
+
 def canonical(row):
     """Return the canonical JSON line (bytes) of one row mapping."""
-    doc = {str(k): _plain(v) for k, v in dict(row).items()}
-    return json.dumps(doc, sort_keys=True, separators=(',', ':'),
-                      ensure_ascii=True, default=str).encode('ascii')
+    items = row.items() if hasattr(row, 'items') else dict(row).items()
+    doc = {}
+    for k, v in items:
+        if type(k) is not str:
+            k = str(k)
+        kind = type(v)
+        if kind in PLAIN_TYPES:
+            doc[k] = v
+        elif kind is datetime.datetime and v.tzinfo is None:
+            # What _plain gives, without its checks (the common case).
+            doc[k] = v.isoformat()
+        else:
+            doc[k] = _plain(v)
+    return _ENCODER.encode(doc).encode('ascii')
 
 
 def plain_row(row):
     """Return a JSON-serialisable dict of one row (files backend)."""
     return {str(k): _plain(v) for k, v in dict(row).items()}
+
+
+def plain_key(key):
+    """A key as a JSON-serialisable list: the values of :func:`plain_row`."""
+    return [v if type(v) in PLAIN_TYPES else _plain(v) for v in key]
 
 
 def key_of(row, pk):
@@ -62,7 +85,7 @@ def digest(rows, pk):
 
     :returns: (count, hexdigest)
     """
-    lines = sorted((key_of(r, pk), canonical(r)) for r in rows)
+    lines = sorted(([r[c] for c in pk], canonical(r)) for r in rows)
     h = hashlib.sha256()
     for _, line in lines:
         h.update(line)

@@ -26,6 +26,11 @@ KINDS = ('shadow', 'database', 'files')
 # is the lowest), and small enough that one statement stays short.
 CHUNK = 500
 
+# Tried in order after the profile's own age column, as nova-manage db
+# purge does; a child row never soft-deleted has no deleted_at but still
+# has the time it was last written.
+FALLBACK_AGE_COLUMNS = ('deleted_at', 'updated_at', 'created_at')
+
 
 def get(kind, **options):
     """Return the archive backend ``kind`` built from ``options``.

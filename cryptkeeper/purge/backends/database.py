@@ -24,10 +24,6 @@ from cryptkeeper.purge.backends import base
 from cryptkeeper.purge import errors
 from cryptkeeper.purge import rows as rows_mod
 
-# Tried in order after the profile's own age column, as nova-manage db
-# purge does; a child row never soft-deleted has no deleted_at but still
-# has the time it was last written.
-FALLBACK_AGE_COLUMNS = ('deleted_at', 'updated_at', 'created_at')
 # PostgreSQL and MySQL both cut identifiers at 63/64 characters.
 MAX_IDENTIFIER = 60
 _LOCAL_HOSTS = {None, '', 'localhost', '127.0.0.1', '::1'}
@@ -512,7 +508,7 @@ class DatabaseBackend(base.ArchiveBackend):
         if archive is None:
             return []
         names = [self._graph_age_column(archive.name)]
-        names.extend(FALLBACK_AGE_COLUMNS)
+        names.extend(backends.FALLBACK_AGE_COLUMNS)
         found = []
         for name in names:
             if name and name in archive.c and name not in found and \

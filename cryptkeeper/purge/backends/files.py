@@ -47,19 +47,14 @@ _CREATE_FLAGS = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW |
                  os.O_CLOEXEC)
 # Level 6 is gzip's own default: most of the size for little CPU.
 COMPRESS_LEVEL = 6
-FALLBACK_AGE_COLUMNS = ('deleted_at', 'updated_at', 'created_at')
 # What open(O_NOFOLLOW | O_DIRECTORY) says of a link or a plain file.
 _LINK_ERRNOS = (errno.ELOOP, errno.ENOTDIR)
 
 
 def _ident(key):
     """A key's identity, the same for typed and JSON-read values."""
-    return json.dumps([rows_mod.plain_row({'v': v})['v'] for v in key],
+    return json.dumps(rows_mod.plain_key(key),
                       sort_keys=True, separators=(',', ':'), default=str)
-
-
-def _plain_key(key):
-    return [rows_mod.plain_row({'v': v})['v'] for v in key]
 
 
 def _in_range(key, entry):
@@ -331,7 +326,7 @@ class FilesBackend(base.ArchiveBackend):
                 names.append(self._graph.age_column(name))
             except (KeyError, AttributeError):
                 pass
-        names.extend(FALLBACK_AGE_COLUMNS)
+        names.extend(backends.FALLBACK_AGE_COLUMNS)
         columns = source.c if source is not None else {}
         return [n for i, n in enumerate(names)
                 if n and n in columns and n not in names[:i]]
@@ -367,8 +362,8 @@ class FilesBackend(base.ArchiveBackend):
             'file_sha256': hashlib.sha256(data).hexdigest(),
             'bytes': len(data), 'pk': pk,
             'columns': sorted(rows[0]) if rows else [],
-            'first_key': _plain_key(lines[0][0]) if lines else None,
-            'last_key': _plain_key(lines[-1][0]) if lines else None,
+            'first_key': rows_mod.plain_key(lines[0][0]) if lines else None,
+            'last_key': rows_mod.plain_key(lines[-1][0]) if lines else None,
             'archived_at': datetime.datetime.now(
                 datetime.timezone.utc).replace(tzinfo=None).isoformat(),
             'newest': (rows_mod.plain_row({'v': newest})['v']
@@ -434,7 +429,7 @@ class FilesBackend(base.ArchiveBackend):
         """(entry, plain row) of the archived rows of ``keys``."""
         name = backends.name_of(table)
         wanted = {_ident(k) for k in keys}
-        plain = [_plain_key(k) for k in keys]
+        plain = [rows_mod.plain_key(k) for k in keys]
         for entry in self._entries(name, plain):
             pk = entry['pk']
             for row in self._load(entry, check=check):
@@ -482,7 +477,8 @@ class FilesBackend(base.ArchiveBackend):
         removed = 0
         dropped = []
         fresh = {}
-        for entry in self._entries(name, [_plain_key(k) for k in keys]):
+        plain = [rows_mod.plain_key(k) for k in keys]
+        for entry in self._entries(name, plain):
             pk = entry['pk']
             lines = []
             kept = 0

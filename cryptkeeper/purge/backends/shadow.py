@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 from sqlalchemy.dialects import postgresql
 
+from cryptkeeper.purge import backends
 from cryptkeeper.purge.backends import base
 from cryptkeeper.purge import errors
 from cryptkeeper.purge import rows as purge_rows
@@ -34,23 +35,10 @@ from cryptkeeper.purge import rows as purge_rows
 PREFIX = 'shadow_'
 # Keys per IN list.
 CHUNK = 1000
-# Where the age of an archived row is read when the profile has no age
-# column for the table, in nova-manage db purge's order.
-AGE_FALLBACK = ('deleted_at', 'updated_at', 'created_at')
 
 
 def shadow_name(name):
     return PREFIX + name
-
-
-def _name(table):
-    return getattr(table, 'name', table)
-
-
-def _chunks(items, size=CHUNK):
-    items = list(items)
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 def _category(col_type):
@@ -84,12 +72,6 @@ def _copy_type(col_type):
         return postgresql.ENUM(*col_type.enums, name=col_type.name,
                                schema=col_type.schema, create_type=False)
     return col_type
-
-
-def _in(columns, keys):
-    if len(columns) == 1:
-        return columns[0].in_([k[0] for k in keys])
-    return sa.tuple_(*columns).in_([tuple(k) for k in keys])
 
 
 def _decode(col_type, value):
@@ -129,7 +111,7 @@ class ShadowBackend(base.ArchiveBackend):
             columns differ from its source table's.
         """
         self.graph = graph
-        tables = [_name(t) for t in tables]
+        tables = [backends.name_of(t) for t in tables]
         with self.engine.begin() as conn:
             existing = set(sa.inspect(conn).get_table_names())
             meta = sa.MetaData()
@@ -183,7 +165,7 @@ class ShadowBackend(base.ArchiveBackend):
         keys = [[_decode(col.type, v)
                  for col, v in zip(columns, key, strict=True)]
                 for key in keys]
-        return _in(columns, keys)
+        return backends.keys_clause(columns, keys)
 
     # -- a batch --------------------------------------------------------------
 
@@ -198,7 +180,7 @@ class ShadowBackend(base.ArchiveBackend):
         column's own enum type; Nova's INSERT ... SELECT fails there
         because two enum types do not cast into each other.
         """
-        name = _name(table)
+        name = backends.name_of(table)
         if conn is None:
             raise errors.PurgeError(
                 'The shadow backend writes in the source transaction.')
@@ -209,7 +191,8 @@ class ShadowBackend(base.ArchiveBackend):
         rows = list(rows)
         pk = self._source_pk(name, table)
         copied = 0
-        for chunk in _chunks([[r[c] for c in pk] for r in rows]):
+        keys = [[r[c] for c in pk] for r in rows]
+        for chunk in backends.chunks(keys, CHUNK):
             try:
                 copied += conn.execute(self._copy(conn, table, shadow, pk,
                                                   chunk)).rowcount
@@ -234,7 +217,7 @@ class ShadowBackend(base.ArchiveBackend):
         with self.engine.connect() as conn:
             shadow = self._table(name, conn)
             found = []
-            for chunk in _chunks(keys):
+            for chunk in backends.chunks(keys, CHUNK):
                 found.extend(list(r) for r in conn.execute(
                     sa.select(*[shadow.c[c] for c in self._pk[name]])
                     .where(self._key_clause(name, shadow, chunk))))
@@ -265,8 +248,9 @@ class ShadowBackend(base.ArchiveBackend):
         names = [c.name for c in table.columns]
         values = [self._value(conn, table.c[n], shadow.c[n]) for n in names]
         columns = [table.c[c] for c in pk]
+        where = backends.keys_clause(columns, keys)
         return shadow.insert().from_select(
-            names, sa.select(*values).where(_in(columns, keys)))
+            names, sa.select(*values).where(where))
 
     @staticmethod
     def _comparable(conn, col):
@@ -287,7 +271,7 @@ class ShadowBackend(base.ArchiveBackend):
         shadow = self._table(name, conn)
         if shadow is None:
             return
-        for chunk in _chunks(keys):
+        for chunk in backends.chunks(keys, CHUNK):
             result = conn.execute(sa.select(shadow).where(
                 self._key_clause(name, shadow, chunk)))
             for row in result.mappings():
@@ -303,7 +287,7 @@ class ShadowBackend(base.ArchiveBackend):
         source rows are the ones whose checksum ``expected["sha256"]``
         is, so the copies are too.
         """
-        name = _name(table)
+        name = backends.name_of(table)
         if conn is None:
             raise errors.PurgeError(
                 'The shadow backend verifies in the source transaction.')
@@ -320,7 +304,7 @@ class ShadowBackend(base.ArchiveBackend):
             sa.func.count(),
             sa.func.sum(sa.case((same, 1), else_=0))).select_from(
                 shadow.outerjoin(table, join))
-        for chunk in _chunks(keys):
+        for chunk in backends.chunks(keys, CHUNK):
             row = conn.execute(stmt.where(
                 self._key_clause(name, shadow, chunk))).one()
             held += int(row[0] or 0)
@@ -343,7 +327,7 @@ class ShadowBackend(base.ArchiveBackend):
     # -- resume, restore, retention -------------------------------------------
 
     def contains(self, table, keys, conn=None):
-        name = _name(table)
+        name = backends.name_of(table)
         if conn is None:
             with self.engine.connect() as own:
                 try:
@@ -357,7 +341,7 @@ class ShadowBackend(base.ArchiveBackend):
         if shadow is None:
             return 0
         n = 0
-        for chunk in _chunks(keys):
+        for chunk in backends.chunks(keys, CHUNK):
             n += int(conn.execute(sa.select(sa.func.count()).select_from(
                 shadow).where(self._key_clause(name, shadow, chunk)))
                 .scalar() or 0)
@@ -365,7 +349,7 @@ class ShadowBackend(base.ArchiveBackend):
 
     def read(self, table, keys, conn=None):
         """Yield the archived rows of ``keys`` (dicts, shadow columns)."""
-        name = _name(table)
+        name = backends.name_of(table)
         if conn is not None:
             yield from self._rows(conn, name, keys)
             return
@@ -381,7 +365,7 @@ class ShadowBackend(base.ArchiveBackend):
         ``conn`` lets a restore do it in the source transaction that puts
         the rows back.
         """
-        name = _name(table)
+        name = backends.name_of(table)
         if conn is None:
             with self.engine.begin() as own:
                 return self._remove(own, name, keys)
@@ -392,7 +376,7 @@ class ShadowBackend(base.ArchiveBackend):
         if shadow is None:
             return 0
         n = 0
-        for chunk in _chunks(keys):
+        for chunk in backends.chunks(keys, CHUNK):
             n += conn.execute(shadow.delete().where(
                 self._key_clause(name, shadow, chunk))).rowcount
         return n
@@ -408,7 +392,7 @@ class ShadowBackend(base.ArchiveBackend):
             age = self.graph.age_column(name)
             if age:
                 names.append(age)
-        names += [n for n in AGE_FALLBACK if n not in names]
+        names += [n for n in backends.FALLBACK_AGE_COLUMNS if n not in names]
         columns = [shadow.c[n] for n in names if n in shadow.c and
                    isinstance(shadow.c[n].type, (sa.DateTime, sa.Date))]
         if not columns:
@@ -422,7 +406,7 @@ class ShadowBackend(base.ArchiveBackend):
         One short transaction: the oldest-keyed candidates are chosen by
         key, then deleted by key.
         """
-        name = _name(table)
+        name = backends.name_of(table)
         with self.engine.begin() as conn:
             shadow = self._table(name, conn)
             if shadow is None:

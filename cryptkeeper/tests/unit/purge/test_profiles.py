@@ -22,6 +22,7 @@ from cryptkeeper.purge import errors
 from cryptkeeper.purge import profiles
 from cryptkeeper.purge import schema
 from cryptkeeper.tests import base
+from cryptkeeper.tests.unit.purge import test_schema as fixture
 
 
 def cols(**types):
@@ -166,17 +167,7 @@ class TestProfilesOnRealSchemas(base.TestCase):
 
     def test_heat_stack_owns_rows_without_soft_delete(self):
         def build(meta):
-            sa.Table('stack', meta,
-                     sa.Column('id', sa.String(36), primary_key=True),
-                     sa.Column('deleted_at', sa.DateTime))
-            sa.Table('resource', meta,
-                     sa.Column('id', sa.Integer, primary_key=True),
-                     sa.Column('stack_id', sa.String(36),
-                               sa.ForeignKey('stack.id')))
-            sa.Table('resource_data', meta,
-                     sa.Column('id', sa.Integer, primary_key=True),
-                     sa.Column('resource_id', sa.Integer,
-                               sa.ForeignKey('resource.id')))
+            fixture.define_heat(meta)
             # No stack_id column in this release: the relation is unused.
             sa.Table('stack_tag', meta,
                      sa.Column('id', sa.Integer, primary_key=True))
@@ -190,13 +181,7 @@ class TestProfilesOnRealSchemas(base.TestCase):
 
     def test_generic_leaves_unflagged_children_blocking(self):
         def build(meta):
-            sa.Table('stack', meta,
-                     sa.Column('id', sa.String(36), primary_key=True),
-                     sa.Column('deleted_at', sa.DateTime))
-            sa.Table('resource', meta,
-                     sa.Column('id', sa.Integer, primary_key=True),
-                     sa.Column('stack_id', sa.String(36),
-                               sa.ForeignKey('stack.id')))
+            fixture.define_heat(meta, resource_data=False)
 
         graph = schema.reflect(self._engine(build), 'generic')
         edge, = graph.edges

@@ -59,6 +59,32 @@ def sqlite_engine(path, foreign_keys=True):
     return engine
 
 
+def define_heat(meta, resource_data=True):
+    """Heat's stack and its resources, which own rows without soft delete."""
+    sa.Table('stack', meta,
+             sa.Column('id', sa.String(36), primary_key=True),
+             sa.Column('deleted_at', sa.DateTime))
+    sa.Table('resource', meta,
+             sa.Column('id', sa.Integer, primary_key=True),
+             sa.Column('stack_id', sa.String(36),
+                       sa.ForeignKey('stack.id')))
+    if resource_data:
+        sa.Table('resource_data', meta,
+                 sa.Column('id', sa.Integer, primary_key=True),
+                 sa.Column('resource_id', sa.Integer,
+                           sa.ForeignKey('resource.id')))
+
+
+def define_cycle(meta):
+    """Two soft-deleted tables, a and b, that reference each other."""
+    sa.Table('a', meta, sa.Column('id', sa.Integer, primary_key=True),
+             sa.Column('b_id', sa.Integer, sa.ForeignKey('b.id')),
+             sa.Column('deleted', sa.Integer))
+    sa.Table('b', meta, sa.Column('id', sa.Integer, primary_key=True),
+             sa.Column('a_id', sa.Integer, sa.ForeignKey('a.id')),
+             sa.Column('deleted', sa.Integer))
+
+
 def define(meta, shadow_instances=True):
     """A nova-like schema: instances and what hangs from them."""
     def common():
@@ -222,16 +248,44 @@ def add_orphan(engine):
         conn.commit()
 
 
+_TEMPLATE = []
+
+
+def _template(tmp):
+    """The bytes of a SQLite file build() filled, built once per process.
+
+    ``tmp`` is a directory to build it in the first time.
+    """
+    if not _TEMPLATE:
+        path = os.path.join(tmp, 'template.sqlite')
+        engine = sqlite_engine(path)
+        try:
+            build(engine)
+        finally:
+            engine.dispose()
+        with open(path, 'rb') as f:
+            _TEMPLATE.append(f.read())
+        os.unlink(path)
+    return _TEMPLATE[0]
+
+
 class SchemaTestCase(base.TestCase):
-    """A fresh SQLite file with the schema of build()."""
+    """A fresh SQLite file with the schema and rows of build().
+
+    build() runs once per process; each test gets its own copy of the
+    file, which it may change at will.
+    """
 
     def setUp(self):
         super().setUp()
         self.tmp = self.useFixture(fixtures.TempDir()).path
         self.path = os.path.join(self.tmp, 'nova.sqlite')
+        with open(self.path, 'wb') as f:
+            f.write(_template(self.tmp))
         self.engine = sqlite_engine(self.path)
         self.addCleanup(self.engine.dispose)
-        self.meta = build(self.engine)
+        self.meta = sa.MetaData()
+        define(self.meta)
 
     def rows(self, name, engine=None):
         with (engine or self.engine).connect() as conn:
@@ -377,12 +431,7 @@ class TestCycles(base.TestCase):
         self.engine = sqlite_engine(path, foreign_keys=False)
         self.addCleanup(self.engine.dispose)
         meta = sa.MetaData()
-        sa.Table('a', meta, sa.Column('id', sa.Integer, primary_key=True),
-                 sa.Column('b_id', sa.Integer, sa.ForeignKey('b.id')),
-                 sa.Column('deleted', sa.Integer))
-        sa.Table('b', meta, sa.Column('id', sa.Integer, primary_key=True),
-                 sa.Column('a_id', sa.Integer, sa.ForeignKey('a.id')),
-                 sa.Column('deleted', sa.Integer))
+        define_cycle(meta)
         sa.Table('tree', meta,
                  sa.Column('id', sa.Integer, primary_key=True),
                  sa.Column('parent_id', sa.Integer,
