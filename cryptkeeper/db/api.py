@@ -263,7 +263,7 @@ class Connection(metaclass=abc.ABCMeta):
         not seen by the sweep: their instance directory is gone. They are
         deleted and ``audit`` is appended with their instances; nothing is
         appended when none went. ``started_at`` None forgets nothing (an
-        incomplete sweep). Returns the instances forgotten.
+        incomplete sweep). Returns (agent, instances forgotten).
 
         :raises: AgentNotFound
         """

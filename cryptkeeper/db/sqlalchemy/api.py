@@ -169,6 +169,12 @@ def _first(query, model, ident):
     return row
 
 
+def _get_for_update(session, model, ident):
+    """The row ``ident`` names, locked for the caller's transaction."""
+    return _first(_by_identity(session, model, ident).with_for_update(),
+                  model, ident)
+
+
 def _get(model, ident):
     with _session_for_read() as session:
         return _first(_by_identity(session, model, ident), model, ident)
@@ -196,6 +202,14 @@ def _paginate(session, query, model, limit, marker, sort_key, sort_dir,
                             marker)
     query = keyset(query, model, sort_key, sort_dir, marker_row)
     return query.limit(limit).all()
+
+
+def _list(model, filters, keys, limit, marker, sort_key, sort_dir):
+    """One page of ``model``'s rows equal to each of ``keys`` filtered."""
+    with _session_for_read() as session:
+        query = _add_filters(session.query(model), model, filters, keys)
+        return _paginate(session, query, model, limit, marker, sort_key,
+                         sort_dir)
 
 
 def _new_job(values):
@@ -320,18 +334,13 @@ class Connection(api.Connection):
 
     def list_jobs(self, filters=None, limit=None, marker=None,
                   sort_key='created_at', sort_dir='asc'):
-        model = models.Job
-        with _session_for_read() as session:
-            query = _add_filters(session.query(model), model, filters,
-                                 ('state', 'type', 'target'))
-            return _paginate(session, query, model, limit, marker,
-                             sort_key, sort_dir)
+        return _list(models.Job, filters, ('state', 'type', 'target'),
+                     limit, marker, sort_key, sort_dir)
 
     @oslo_db_api.retry_on_deadlock
     def request_cancel(self, job_uuid, audit):
         with _session_for_write() as session:
-            job = _first(_by_identity(session, models.Job, job_uuid)
-                         .with_for_update(), models.Job, job_uuid)
+            job = _get_for_update(session, models.Job, job_uuid)
             if job.state in api.TERMINAL_STATES:
                 raise exception.JobFinished(job=job_uuid, state=job.state)
             details = {'previous_state': job.state}
@@ -619,23 +628,15 @@ class Connection(api.Connection):
 
     def list_schedules(self, filters=None, limit=None, marker=None,
                        sort_key='created_at', sort_dir='asc'):
-        model = models.Schedule
-        with _session_for_read() as session:
-            query = _add_filters(session.query(model), model, filters,
-                                 ('name', 'target', 'enabled'))
-            return _paginate(session, query, model, limit, marker,
-                             sort_key, sort_dir)
-
-    @staticmethod
-    def _schedule_for_update(session, schedule_uuid):
-        return _first(_by_identity(session, models.Schedule, schedule_uuid)
-                      .with_for_update(), models.Schedule, schedule_uuid)
+        return _list(models.Schedule, filters, ('name', 'target', 'enabled'),
+                     limit, marker, sort_key, sort_dir)
 
     @oslo_db_api.retry_on_deadlock
     def update_schedule(self, schedule_uuid, values, audit):
         try:
             with _session_for_write() as session:
-                schedule = self._schedule_for_update(session, schedule_uuid)
+                schedule = _get_for_update(session, models.Schedule,
+                                           schedule_uuid)
                 for key, value in values.items():
                     setattr(schedule, key, value)
                 session.flush()
@@ -649,7 +650,8 @@ class Connection(api.Connection):
     @oslo_db_api.retry_on_deadlock
     def delete_schedule(self, schedule_uuid, audit):
         with _session_for_write() as session:
-            schedule = self._schedule_for_update(session, schedule_uuid)
+            schedule = _get_for_update(session, models.Schedule,
+                                       schedule_uuid)
             # The record keeps what was deleted: the row itself is gone.
             gone = {k: schedule[k] for k in ('name', 'cron', 'enabled',
                                              'job_type', 'target',
@@ -739,8 +741,7 @@ class Connection(api.Connection):
         now = timeutils.utcnow()
         model = models.ConsoleLog
         with _session_for_write() as session:
-            agent = _first(_by_identity(session, models.Agent, host)
-                           .with_for_update(), models.Agent, host)
+            agent = _get_for_update(session, models.Agent, host)
             agent.last_sweep = sweep
             agent.last_sweep_at = now
             agent.last_seen_at = now
@@ -759,17 +760,15 @@ class Connection(api.Connection):
                     details=dict(audit.get('details') or {},
                                  count=len(gone),
                                  instances=gone[:_MAX_LISTED])))
-        return gone
+        return agent, gone
 
     def get_agent(self, host):
         return _get(models.Agent, host)
 
     def list_agents(self, limit=None, marker=None, sort_key='host',
                     sort_dir='asc'):
-        model = models.Agent
-        with _session_for_read() as session:
-            return _paginate(session, session.query(model), model, limit,
-                             marker, sort_key, sort_dir)
+        return _list(models.Agent, None, (), limit, marker, sort_key,
+                     sort_dir)
 
     @staticmethod
     def _policy_query(session, ident):
@@ -835,13 +834,9 @@ class Connection(api.Connection):
 
     def list_console_policies(self, filters=None, limit=None, marker=None,
                               sort_key='name', sort_dir='asc'):
-        model = models.ConsolePolicy
-        with _session_for_read() as session:
-            query = _add_filters(session.query(model), model, filters,
-                                 ('scope_kind', 'scope_value', 'mode',
-                                  'enabled'))
-            return _paginate(session, query, model, limit, marker,
-                             sort_key, sort_dir)
+        return _list(models.ConsolePolicy, filters,
+                     ('scope_kind', 'scope_value', 'mode', 'enabled'),
+                     limit, marker, sort_key, sort_dir)
 
     @oslo_db_api.retry_on_deadlock
     def update_console_policy(self, ident, values, audit):

@@ -140,13 +140,9 @@ class ReportResult(wtypes.Base):
     """Audit records appended: actions and runaway changes."""
 
 
-def _invalid(reason):
-    return exception.Invalid(reason=reason)
-
-
 def _host(host):
     if not host or not host.strip() or host != host.strip():
-        raise _invalid('host must be a non-empty name.')
+        raise utils.invalid('host must be a non-empty name.')
     return utils.validate_string('host', host)
 
 
@@ -155,8 +151,8 @@ def _int(where, name, value, nullable=False):
         return None
     if (not isinstance(value, int) or isinstance(value, bool)
             or not 0 <= value <= utils.MAX_ID):
-        raise _invalid('%s: %s must be a non-negative integer.'
-                       % (where, name))
+        raise utils.invalid('%s: %s must be a non-negative integer.'
+                            % (where, name))
     return value
 
 
@@ -164,20 +160,20 @@ def _text(where, name, value, nullable=True, maximum=utils.MAX_STRING):
     if value is None and nullable:
         return None
     if not isinstance(value, str) or len(value) > maximum:
-        raise _invalid('%s: %s must be a string of at most %d characters.'
-                       % (where, name, maximum))
+        raise utils.invalid('%s: %s must be a string of at most %d characters.'
+                            % (where, name, maximum))
     return value
 
 
 def _bool(where, name, value):
     if not isinstance(value, bool):
-        raise _invalid('%s: %s must be true or false.' % (where, name))
+        raise utils.invalid('%s: %s must be true or false.' % (where, name))
     return value
 
 
 def _time(where, name, value):
     if not isinstance(value, str):
-        raise _invalid('%s: %s must be an ISO 8601 time.' % (where, name))
+        raise utils.invalid('%s: %s must be an ISO 8601 time.' % (where, name))
     return utils.parse_time('%s: %s' % (where, name), value)
 
 
@@ -185,14 +181,14 @@ def _action(where, action):
     if action is None:
         return None
     if not isinstance(action, dict):
-        raise _invalid('%s: action must be an object or null.' % where)
+        raise utils.invalid('%s: action must be an object or null.' % where)
     unknown = sorted(set(action) - ACTION_FIELDS)
     if unknown:
-        raise _invalid('%s: action has no field %s.'
-                       % (where, ', '.join(unknown)))
+        raise utils.invalid('%s: action has no field %s.'
+                            % (where, ', '.join(unknown)))
     if action.get('action') not in ACTIONS:
-        raise _invalid('%s: action.action must be one of %s.'
-                       % (where, ', '.join(ACTIONS)))
+        raise utils.invalid('%s: action.action must be one of %s.'
+                            % (where, ', '.join(ACTIONS)))
     for name in ('policy', 'mode', 'method', 'error'):
         _text(where, 'action.' + name, action.get(name))
     _text(where, 'action.reason', action.get('reason'), maximum=65536)
@@ -203,23 +199,24 @@ def validate_entry(reporter, entry, index):
     """Column values of one reported console log; 400 on bad input."""
     where = 'console_logs[%d]' % index
     if not isinstance(entry, dict):
-        raise _invalid('%s must be an object.' % where)
+        raise utils.invalid('%s must be an object.' % where)
     unknown = sorted(set(entry) - ENTRY_FIELDS)
     if unknown:
-        raise _invalid('%s has no field %s.' % (where, ', '.join(unknown)))
+        raise utils.invalid('%s has no field %s.'
+                            % (where, ', '.join(unknown)))
     instance = entry.get('instance')
     if not isinstance(instance, str) or not uuidutils.is_uuid_like(
             instance):
-        raise _invalid('%s: instance must be a UUID.' % where)
+        raise utils.invalid('%s: instance must be a UUID.' % where)
     if 'measured_at' not in entry:
-        raise _invalid('%s: measured_at is required.' % where)
+        raise utils.invalid('%s: measured_at is required.' % where)
     problems = entry.get('problems', [])
     if not isinstance(problems, list) or not all(
             isinstance(p, str) for p in problems):
-        raise _invalid('%s: problems must be a list of strings.' % where)
+        raise utils.invalid('%s: problems must be a list of strings.' % where)
     holders = entry.get('holders')
     if holders is not None and not isinstance(holders, dict):
-        raise _invalid('%s: holders must be an object or null.' % where)
+        raise utils.invalid('%s: holders must be an object or null.' % where)
     values = {
         'instance': instance,
         'reported_by': reporter,
@@ -321,17 +318,18 @@ def _heartbeat_values(body):
     where = 'heartbeat'
     unknown = sorted(set(body) - {'version', 'tasks', 'info', 'sweep'})
     if unknown:
-        raise _invalid('%s has no field %s.' % (where, ', '.join(unknown)))
+        raise utils.invalid('%s has no field %s.'
+                            % (where, ', '.join(unknown)))
     tasks = body.get('tasks', [])
     if not isinstance(tasks, list) or not all(
             isinstance(t, str) and len(t) <= 64 for t in tasks):
-        raise _invalid('%s: tasks must be a list of task names.' % where)
+        raise utils.invalid('%s: tasks must be a list of task names.' % where)
     info = body.get('info', {})
     if not isinstance(info, dict):
-        raise _invalid('%s: info must be an object.' % where)
+        raise utils.invalid('%s: info must be an object.' % where)
     sweep = body.get('sweep')
     if sweep is not None and not isinstance(sweep, dict):
-        raise _invalid('%s: sweep must be an object or null.' % where)
+        raise utils.invalid('%s: sweep must be an object or null.' % where)
     # Leaving the version out is allowed; sending null is not a version.
     values = {'version': _text(where, 'version', body.get('version'),
                                nullable='version' not in body, maximum=64),
@@ -381,11 +379,10 @@ class AgentsController(base.ResourceController):
             if (sweep.get('console_logs_complete') is True
                     and sweep.get('started_at')):
                 started = _time('sweep', 'started_at', sweep['started_at'])
-            gone = dbapi.finish_agent_sweep(
+            row, gone = dbapi.finish_agent_sweep(
                 host, sweep, started, records.entry(
                     ctx, 'console_log.forget',
                     reason='instance directories no longer on %s' % host))
-            row = dbapi.get_agent(host)
             if gone:
                 pecan.response.headers['X-Console-Logs-Forgotten'] = str(
                     len(gone))
@@ -413,13 +410,14 @@ class AgentsController(base.ResourceController):
         unknown = sorted(set(body) - {'console_logs',
                                       'runaway_bytes_per_hour'})
         if unknown:
-            raise _invalid('the report has no field %s.' % ', '.join(unknown))
+            raise utils.invalid('the report has no field %s.'
+                                % ', '.join(unknown))
         entries = body.get('console_logs')
         if not isinstance(entries, list):
-            raise _invalid('console_logs must be a list.')
+            raise utils.invalid('console_logs must be a list.')
         if len(entries) > MAX_REPORT_ENTRIES:
-            raise _invalid('a report holds at most %d console logs.'
-                           % MAX_REPORT_ENTRIES)
+            raise utils.invalid('a report holds at most %d console logs.'
+                                % MAX_REPORT_ENTRIES)
         threshold = _int('report', 'runaway_bytes_per_hour',
                          body.get('runaway_bytes_per_hour'), nullable=True)
         rows = [validate_entry(host, entry, index)

@@ -100,9 +100,10 @@ class ConsoleLog(base.APIBase):
     """Links to the console log."""
 
     @classmethod
-    def convert(cls, row, policies):
-        chosen, why = console_policy.select(
-            policies, row.instance, project=row.project, host=row.host)
+    def convert(cls, row, choose):
+        """:param choose: console_policy.selector() of every policy."""
+        chosen, why = choose(row.instance, project=row.project,
+                             host=row.host)
         return cls.from_row(
             row, present=bool(row.present), runaway=bool(row.runaway),
             runaway_since=types.utc(row.runaway_since),
@@ -146,8 +147,8 @@ class ConsoleLogsController(base.ResourceController):
             dbapi.list_console_logs, limit, marker, sort_key, sort_dir,
             db_api.CONSOLE_LOG_SORT_KEYS, exception.ConsoleLogNotFound,
             'a reported console log', filters=filters)
-        policies = dbapi.list_console_policies()
-        items = [ConsoleLog.convert(r, policies) for r in rows]
+        choose = console_policy.selector(dbapi.list_console_policies())
+        items = [ConsoleLog.convert(r, choose) for r in rows]
         return ConsoleLogCollection.page(items, limit, 'console-logs',
                                          lambda c: c.instance)
 
@@ -158,4 +159,5 @@ class ConsoleLogsController(base.ResourceController):
         utils.validate_uuid('instance', instance)
         dbapi = pecan.request.dbapi
         row = dbapi.get_console_log(instance)
-        return ConsoleLog.convert(row, dbapi.list_console_policies())
+        return ConsoleLog.convert(
+            row, console_policy.selector(dbapi.list_console_policies()))

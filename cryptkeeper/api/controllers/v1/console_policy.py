@@ -143,10 +143,6 @@ class Effective(wtypes.Base):
     log the agents reported."""
 
 
-def _invalid(reason):
-    return exception.Invalid(reason=reason)
-
-
 def to_library(row):
     """The consolelog library's Policy for a database row."""
     return cl_policy.Policy(
@@ -163,21 +159,19 @@ def document(row):
 
 def validate(doc):
     """Validate a whole policy document; return its column values."""
-    if not isinstance(doc, dict):
-        raise _invalid('the body must be a JSON object.')
     read_only = sorted(set(doc) & set(READ_ONLY))
     if read_only:
-        raise _invalid('%s cannot be set; the service keeps it.'
-                       % ', '.join(read_only))
+        raise utils.invalid('%s cannot be set; the service keeps it.'
+                            % ', '.join(read_only))
     try:
         pol = cl_policy.Policy.from_dict(doc)
     except cl_policy.PolicyError as exc:
-        raise _invalid('%s.' % exc) from None
+        raise utils.invalid('%s.' % exc) from None
     if uuidutils.is_uuid_like(pol.name) or pol.name == EFFECTIVE:
         # Policies are looked up by id or name; a name that reads as an
         # id, or as the "effective" route, would make that ambiguous.
-        raise _invalid('name %r is reserved: it must not look like a '
-                       'UUID nor be "%s".' % (pol.name, EFFECTIVE))
+        raise utils.invalid('name %r is reserved: it must not look like a '
+                            'UUID nor be "%s".' % (pol.name, EFFECTIVE))
     return {'name': pol.name, 'scope_kind': pol.scope_kind,
             'scope_value': pol.scope_value or '',
             'max_bytes': pol.max_bytes, 'keep_bytes': pol.keep_bytes,
@@ -204,8 +198,21 @@ def merge(doc, patch):
 def _ident(ident):
     utils.validate_string('policy', ident)
     if not ident:
-        raise _invalid('a policy id or name is required.')
+        raise utils.invalid('a policy id or name is required.')
     return ident
+
+
+def selector(rows):
+    """A select() over ``rows`` that converts them once, for many calls."""
+    by_name = {r.name: r for r in rows}
+    policies = [to_library(r) for r in rows]
+
+    def choose(instance, project=None, host=None):
+        chosen = cl_policy.select(policies, instance, project_id=project,
+                                  host=host)
+        row = by_name.get(chosen.policy.name) if chosen.policy else None
+        return row, chosen.why
+    return choose
 
 
 def select(rows, instance, project=None, host=None):
@@ -214,11 +221,7 @@ def select(rows, instance, project=None, host=None):
     Returns (row or None, why), using the library's precedence so the API
     explains exactly what the agents do.
     """
-    by_name = {r.name: r for r in rows}
-    chosen = cl_policy.select([to_library(r) for r in rows], instance,
-                              project_id=project, host=host)
-    row = by_name.get(chosen.policy.name) if chosen.policy else None
-    return row, chosen.why
+    return selector(rows)(instance, project=project, host=host)
 
 
 class ConsolePoliciesController(base.ResourceController):
@@ -269,7 +272,7 @@ class ConsolePoliciesController(base.ResourceController):
                        'cryptkeeper:console_policy:get',
                        resource_id=instance)
         if instance is None:
-            raise _invalid('instance is required.')
+            raise utils.invalid('instance is required.')
         utils.validate_uuid('instance', instance)
         utils.validate_string('project', project)
         utils.validate_string('host', host)

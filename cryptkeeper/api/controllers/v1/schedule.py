@@ -127,10 +127,6 @@ class ScheduleCollection(collection.Collection):
     """The schedules of this page."""
 
 
-def _invalid(reason):
-    return exception.Invalid(reason=reason)
-
-
 def merge_patch(document, patch):
     """Apply a JSON merge patch (RFC 7396) to a copy of ``document``.
 
@@ -149,12 +145,12 @@ def merge_patch(document, patch):
 
 def _validate_name(name):
     if not isinstance(name, str) or not name.strip():
-        raise _invalid('name is required and must be a non-empty string.')
+        raise utils.invalid('name is required and must be a non-empty string.')
     utils.validate_string('name', name)
     if uuidutils.is_uuid_like(name):
         # Clients look a schedule up by name or id; a name that reads as
         # an id would make that ambiguous.
-        raise _invalid('name must not look like a UUID.')
+        raise utils.invalid('name must not look like a UUID.')
     return name
 
 
@@ -162,44 +158,44 @@ def _validate_cron(text):
     try:
         return cron.parse(text)
     except cron.InvalidCron as exc:
-        raise _invalid('cron: %s' % exc) from None
+        raise utils.invalid('cron: %s' % exc) from None
 
 
 def _validate_job(spec):
     """Validate the job of a schedule; return (type, target, params)."""
     if not isinstance(spec, dict):
-        raise _invalid('job is required: an object with type, target and '
-                       'params.')
+        raise utils.invalid('job is required: an object with type, target and '
+                            'params.')
     unknown = sorted(set(spec) - set(JOB_KEYS))
     if unknown:
-        raise _invalid('job takes no field %s; it has %s.'
-                       % (', '.join(unknown), ', '.join(JOB_KEYS)))
+        raise utils.invalid('job takes no field %s; it has %s.'
+                            % (', '.join(unknown), ', '.join(JOB_KEYS)))
     job_type = spec.get('type', 'purge')
     if job_type not in db_api.SCHEDULE_JOB_TYPES:
-        raise _invalid('job type must be one of %s.'
-                       % ', '.join(db_api.SCHEDULE_JOB_TYPES))
+        raise utils.invalid('job type must be one of %s.'
+                            % ', '.join(db_api.SCHEDULE_JOB_TYPES))
     target = spec.get('target')
     if not isinstance(target, str) or not target:
-        raise _invalid('job target is required.')
+        raise utils.invalid('job target is required.')
     utils.validate_string('target', target)
     if targets.get_target(CONF, target) is None:
-        raise _invalid('target %s is not configured; targets come from '
-                       'the configuration file only.' % target)
+        raise utils.invalid('target %s is not configured; targets come from '
+                            'the configuration file only.' % target)
     params = spec.get('params') or {}
     if not isinstance(params, dict):
-        raise _invalid('job params must be an object.')
+        raise utils.invalid('job params must be an object.')
     unknown = sorted(set(params) - set(job_api.JOB_PARAMS[job_type]))
     if unknown:
-        raise _invalid('%s jobs take no parameter %s.'
-                       % (job_type, ', '.join(unknown)))
+        raise utils.invalid('%s jobs take no parameter %s.'
+                            % (job_type, ', '.join(unknown)))
     mode = params.get('mode', 'plan')
     if mode not in SCHEDULED_MODES:
-        raise _invalid('a schedule repeats its job, so its mode must be '
-                       'one of %s, not %s.'
-                       % (', '.join(SCHEDULED_MODES), mode))
+        raise utils.invalid('a schedule repeats its job, so its mode must be '
+                            'one of %s, not %s.'
+                            % (', '.join(SCHEDULED_MODES), mode))
     if params.get('before') is not None:
-        raise _invalid('a schedule takes older_than, not before: a fixed '
-                       'date would select the same rows on every run.')
+        raise utils.invalid('a schedule takes older_than, not before: a fixed '
+                            'date would select the same rows on every run.')
     # The same checks as POST /v1/jobs; the schedule keeps the params as
     # given, and each fire normalises them again at its own time.
     job_api.validate_purge(target, params)
@@ -215,18 +211,18 @@ def _validate(doc, now, current=None):
     """
     unknown = sorted(set(doc) - set(EDITABLE) - set(READ_ONLY))
     if unknown:
-        raise _invalid('schedules have no field %s.' % ', '.join(unknown))
+        raise utils.invalid('schedules have no field %s.' % ', '.join(unknown))
     read_only = sorted(set(doc) & set(READ_ONLY))
     if read_only:
-        raise _invalid('%s cannot be set; the service keeps it.'
-                       % ', '.join(read_only))
+        raise utils.invalid('%s cannot be set; the service keeps it.'
+                            % ', '.join(read_only))
     name = _validate_name(doc.get('name'))
     if doc.get('cron') is None:
-        raise _invalid('cron is required.')
+        raise utils.invalid('cron is required.')
     expr = _validate_cron(doc['cron'])
     enabled = doc.get('enabled', True)
     if not isinstance(enabled, bool):
-        raise _invalid('enabled must be true or false.')
+        raise utils.invalid('enabled must be true or false.')
     if current is not None and doc.get('job') == current['job']:
         job = current['job']
         job_type, target, params = job['type'], job['target'], job['params']

@@ -27,7 +27,7 @@ MAX_STRING = 255
 MAX_ID = 2 ** 63 - 1
 
 
-def _invalid(reason):
+def invalid(reason):
     return exception.Invalid(reason=reason)
 
 
@@ -36,30 +36,30 @@ def validate_limit(limit):
     if limit is None:
         return CONF.api.default_limit
     if limit < 1:
-        raise _invalid('limit must be a positive integer, not %d.' % limit)
+        raise invalid('limit must be a positive integer, not %d.' % limit)
     if limit > CONF.api.max_limit:
-        raise _invalid('limit must be at most %d, not %d.'
-                       % (CONF.api.max_limit, limit))
+        raise invalid('limit must be at most %d, not %d.'
+                      % (CONF.api.max_limit, limit))
     return limit
 
 
 def validate_sort(sort_key, sort_dir, allowed):
     if sort_key not in allowed:
-        raise _invalid('sort_key must be one of %s.' % ', '.join(allowed))
+        raise invalid('sort_key must be one of %s.' % ', '.join(allowed))
     if sort_dir not in ('asc', 'desc'):
-        raise _invalid("sort_dir must be 'asc' or 'desc'.")
+        raise invalid("sort_dir must be 'asc' or 'desc'.")
 
 
 def validate_choice(name, value, allowed):
     if value is not None and value not in allowed:
-        raise _invalid('%s must be one of %s.' % (name, ', '.join(allowed)))
+        raise invalid('%s must be one of %s.' % (name, ', '.join(allowed)))
     return value
 
 
 def validate_string(name, value):
     if value is not None and len(value) > MAX_STRING:
-        raise _invalid('%s is longer than %d characters.'
-                       % (name, MAX_STRING))
+        raise invalid('%s is longer than %d characters.'
+                      % (name, MAX_STRING))
     return value
 
 
@@ -70,20 +70,20 @@ def parse_bool(name, value):
     try:
         return strutils.bool_from_string(value, strict=True)
     except ValueError:
-        raise _invalid('%s must be true or false, not %r.'
-                       % (name, value)) from None
+        raise invalid('%s must be true or false, not %r.'
+                      % (name, value)) from None
 
 
 def validate_uuid(name, value):
     if value is not None and not uuidutils.is_uuid_like(value):
-        raise _invalid('%s must be a UUID.' % name)
+        raise invalid('%s must be a UUID.' % name)
     return value
 
 
 def validate_id(name, value):
     if value is not None and not 0 < value <= MAX_ID:
-        raise _invalid('%s must be an integer between 1 and %d.'
-                       % (name, MAX_ID))
+        raise invalid('%s must be an integer between 1 and %d.'
+                      % (name, MAX_ID))
     return value
 
 
@@ -92,7 +92,7 @@ def json_object(body):
     # JsonHook has refused bodies that are not a JSON object; an empty
     # body reaches us as Unset.
     if not isinstance(body, dict):
-        raise _invalid('the body must be a JSON object.')
+        raise invalid('the body must be a JSON object.')
     return body
 
 
@@ -119,5 +119,5 @@ def parse_time(name, value):
     try:
         return timeutils.normalize_time(timeutils.parse_isotime(value))
     except (ValueError, OverflowError):
-        raise _invalid('%s must be an ISO 8601 date and time, such as '
-                       '2024-05-01T12:00:00Z.' % name) from None
+        raise invalid('%s must be an ISO 8601 date and time, such as '
+                      '2024-05-01T12:00:00Z.' % name) from None
