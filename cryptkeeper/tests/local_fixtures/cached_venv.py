@@ -110,6 +110,44 @@ def run(cmd, what, timeout, error, log_path=None, cwd=None, ok_codes=(0,)):
     return proc.returncode, out
 
 
+def tool_version(path):
+    """``PATH --version`` of a manage tool as text, or None if it fails."""
+    try:
+        proc = subprocess.run(
+            [path, '--version'], capture_output=True, timeout=120,
+            env=clean_env(), check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if proc.returncode != 0:
+        return None
+    # oslo.config prints the version on stdout or stderr depending on the
+    # argparse in use.
+    return (proc.stdout or proc.stderr).decode(errors='replace').strip()
+
+
+def write_service_config(workdir, name, url, extra=''):
+    """Write ``workdir/NAME.conf`` for an OpenStack manage tool.
+
+    The database at ``url`` (with its password, hence mode 0600), state
+    and locks in ``workdir``, then the sections of ``extra``. Returns the
+    file's path.
+    """
+    config = (
+        '[DEFAULT]\n'
+        f'state_path = {workdir}\n'
+        '[database]\n'
+        f'connection = {url}\n'
+        '[oslo_concurrency]\n'
+        f'lock_path = {workdir}/locks\n'
+        + extra
+    )
+    path = os.path.join(workdir, f'{name}.conf')
+    with open(path, 'w') as f:
+        f.write(config)
+    os.chmod(path, 0o600)
+    return path
+
+
 @contextlib.contextmanager
 def file_lock(path):
     """Hold an exclusive lock on ``path`` (created if missing)."""

@@ -26,7 +26,6 @@ a skip, for a developer working offline.
 
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 import unittest
@@ -97,18 +96,7 @@ def _install_step(cmd, what, log_path):
 
 def nova_version(venv):
     """``nova-manage --version`` of a virtualenv, or None if it fails."""
-    try:
-        proc = subprocess.run(
-            [os.path.join(venv, 'bin', 'nova-manage'), '--version'],
-            capture_output=True, timeout=120, env=cached_venv.clean_env(),
-            check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if proc.returncode != 0:
-        return None
-    # oslo.config prints the version on stdout or stderr depending on the
-    # argparse in use.
-    return (proc.stdout or proc.stderr).decode(errors='replace').strip()
+    return cached_venv.tool_version(os.path.join(venv, 'bin', 'nova-manage'))
 
 
 def ensure_venv(venv=None):
@@ -251,22 +239,9 @@ class NovaSchemaFixture(fixtures.Fixture):
             self.timings[step] = time.monotonic() - t0
 
     def _write_config(self):
-        d = self.workdir
-        config = (
-            '[DEFAULT]\n'
-            f'state_path = {d}\n'
-            '[database]\n'
-            f'connection = {self.cell_url}\n'
-            '[api_database]\n'
-            f'connection = {self.api_url}\n'
-            '[oslo_concurrency]\n'
-            f'lock_path = {d}/locks\n'
-        )
-        path = os.path.join(d, 'nova.conf')
-        with open(path, 'w') as f:
-            f.write(config)
-        os.chmod(path, 0o600)
-        return path
+        return cached_venv.write_service_config(
+            self.workdir, 'nova', self.cell_url,
+            extra=f'[api_database]\nconnection = {self.api_url}\n')
 
     def nova_manage(self, *args, ok_codes=(0,), timeout=MANAGE_TIMEOUT):
         """Run ``nova-manage --config-file <ours> ARGS``.

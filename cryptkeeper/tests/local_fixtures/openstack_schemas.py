@@ -28,7 +28,6 @@ turns it into a skip, for a developer working offline.
 import dataclasses
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 
@@ -108,18 +107,8 @@ def _install_step(cmd, what, log_path):
 
 def _version_probe(service):
     def probe(venv):
-        try:
-            proc = subprocess.run(
-                [os.path.join(venv, 'bin', service.manage), '--version'],
-                capture_output=True, timeout=120,
-                env=cached_venv.clean_env(), check=False)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        if proc.returncode != 0:
-            return None
-        # oslo.config prints the version on stdout or stderr depending on
-        # the argparse in use.
-        return (proc.stdout or proc.stderr).decode(errors='replace').strip()
+        return cached_venv.tool_version(
+            os.path.join(venv, 'bin', service.manage))
     return probe
 
 
@@ -220,21 +209,9 @@ class ServiceSchemaFixture(fixtures.Fixture):
         self.timings['sync'] = time.monotonic() - t0
 
     def _write_config(self):
-        d = self.workdir
-        config = (
-            '[DEFAULT]\n'
-            f'state_path = {d}\n'
-            '[database]\n'
-            f'connection = {self.url}\n'
-            '[oslo_concurrency]\n'
-            f'lock_path = {d}/locks\n'
-            + self.service.extra_config
-        )
-        path = os.path.join(d, f'{self.service.name}.conf')
-        with open(path, 'w') as f:
-            f.write(config)
-        os.chmod(path, 0o600)
-        return path
+        return cached_venv.write_service_config(
+            self.workdir, self.service.name, self.url,
+            extra=self.service.extra_config)
 
     def manage(self, *args, ok_codes=(0,), timeout=MANAGE_TIMEOUT):
         """Run ``<service>-manage --config-file <ours> ARGS``.

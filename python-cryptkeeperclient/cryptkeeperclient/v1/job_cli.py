@@ -161,13 +161,8 @@ class ShowJob(resource_cli.ShowResource):
         return client.jobs.get(ident)
 
 
-class CancelJob(resource_cli.ShowResource):
+class CancelJob(ShowJob):
     """Ask for a job to be cancelled, and show the job."""
-
-    argument = 'job_id'
-    metavar = '<job-id>'
-    argument_help = 'Job ID'
-    fields = SHOW_FIELDS
 
     def fetch(self, client, ident):
         return client.jobs.cancel(ident)

@@ -51,12 +51,9 @@ class ShowTarget(resource_cli.ShowResource):
         return client.targets.get(ident)
 
 
-class ShowTargetCensus(resource_cli.ShowResource):
+class ShowTargetCensus(ShowTarget):
     """Show the latest successful census of a target."""
 
-    argument = 'name'
-    metavar = '<name>'
-    argument_help = 'Target name'
     fields = CENSUS_FIELDS
 
     def fetch(self, client, ident):
